@@ -1,0 +1,1 @@
+//! Pure load-balancing policies and passive health (filled in by the load-balancing work).

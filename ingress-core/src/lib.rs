@@ -1,0 +1,3 @@
+//! Sans-IO Kubernetes Ingress routing engine (crate docs are written with the routing API).
+
+pub mod balance;

@@ -1,0 +1,3 @@
+//! The `ingress-proxy` controller binary.
+
+fn main() {}
