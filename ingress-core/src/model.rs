@@ -6,6 +6,7 @@
 //! types: the conversions from `k8s-openapi` live in `ingress-k8s`, so there is exactly one
 //! conversion path for every source and embedders need no Kubernetes dependency at all.
 
+mod build;
 mod ingress;
 mod meta;
 mod service;

@@ -79,7 +79,7 @@ pub struct ServiceBackendPort {
 }
 
 /// `TypedLocalObjectReference` used as a `resource` backend.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ResourceBackend {
     /// `apiGroup`.
@@ -112,7 +112,8 @@ pub struct IngressClass {
 
 impl IngressClass {
     /// The annotation that marks the cluster's default IngressClass.
-    pub const DEFAULT_CLASS_ANNOTATION: &'static str = "ingressclass.kubernetes.io/is-default-class";
+    pub const DEFAULT_CLASS_ANNOTATION: &'static str =
+        "ingressclass.kubernetes.io/is-default-class";
 
     /// Whether this class carries `ingressclass.kubernetes.io/is-default-class: "true"`.
     pub fn is_default(&self) -> bool {

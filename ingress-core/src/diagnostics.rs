@@ -1,0 +1,149 @@
+//! Diagnostics: every rejected object and every conflict loser, for logs and Kubernetes Events.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::model::ObjectKey;
+use crate::validate::{InvalidIngress, PathType};
+
+/// Something the caller should report about one object. Nothing is dropped silently: an
+/// Ingress that is ours is either applied whole, applied with some rules losing conflicts
+/// (one diagnostic per lost rule), or rejected (one diagnostic per invalid field).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Diagnostic {
+    /// The Ingress failed validation and serves nothing.
+    Rejected(InvalidIngressKey),
+    /// A path entry lost to an older Ingress's entry for the same host, path and type.
+    RuleConflict {
+        /// The Ingress whose entry is ignored.
+        loser: ObjectKey,
+        /// The Ingress whose entry serves.
+        winner: ObjectKey,
+        /// The host (`None` for host-less rules), as written.
+        host: Option<Arc<str>>,
+        /// The path, as written.
+        path: Arc<str>,
+        /// Its path type.
+        path_type: PathType,
+    },
+    /// A `defaultBackend` that is shadowed by an older Ingress's for the same scope.
+    DefaultBackendConflict {
+        /// The Ingress whose default backend is ignored.
+        loser: ObjectKey,
+        /// The Ingress whose default backend serves.
+        winner: ObjectKey,
+        /// The host whose per-host default it would have been; `None` for the global default.
+        host: Option<Arc<str>>,
+    },
+    /// A `tls.hosts` entry whose certificate is taken from an older Ingress instead.
+    TlsConflict {
+        /// The Ingress whose TLS entry is ignored for this host.
+        loser: ObjectKey,
+        /// The Ingress whose Secret serves this host.
+        winner: ObjectKey,
+        /// The host, as written.
+        host: Arc<str>,
+    },
+    /// A TLS Secret that does not exist: its hosts get the default certificate.
+    TlsSecretMissing {
+        /// The Ingress naming it.
+        ingress: ObjectKey,
+        /// The Secret.
+        secret: ObjectKey,
+    },
+}
+
+/// An [`InvalidIngress`] ordered by object, then field (for deterministic diagnostic lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidIngressKey(pub InvalidIngress);
+
+impl Diagnostic {
+    /// The object the diagnostic is about (the one a Kubernetes Event would be attached to).
+    pub fn object(&self) -> &ObjectKey {
+        match self {
+            Diagnostic::Rejected(e) => &e.0.ingress,
+            Diagnostic::RuleConflict { loser, .. }
+            | Diagnostic::DefaultBackendConflict { loser, .. }
+            | Diagnostic::TlsConflict { loser, .. } => loser,
+            Diagnostic::TlsSecretMissing { ingress, .. } => ingress,
+        }
+    }
+
+    /// A CamelCase reason, as Kubernetes Events use.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Diagnostic::Rejected(_) => "Rejected",
+            Diagnostic::RuleConflict { .. } => "RuleConflict",
+            Diagnostic::DefaultBackendConflict { .. } => "DefaultBackendConflict",
+            Diagnostic::TlsConflict { .. } => "TLSConflict",
+            Diagnostic::TlsSecretMissing { .. } => "TLSSecretMissing",
+        }
+    }
+}
+
+impl PartialOrd for InvalidIngressKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for InvalidIngressKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.0.ingress, &self.0.field, self.0.to_string()).cmp(&(
+            &other.0.ingress,
+            &other.0.field,
+            other.0.to_string(),
+        ))
+    }
+}
+
+fn host_or_any(host: &Option<Arc<str>>) -> &str {
+    host.as_deref().unwrap_or("*")
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Diagnostic::Rejected(e) => write!(f, "{}", e.0),
+            Diagnostic::RuleConflict {
+                loser,
+                winner,
+                host,
+                path,
+                path_type,
+            } => write!(
+                f,
+                "Ingress {loser}: rule host {} path {path} ({path_type}) is ignored: Ingress {winner} is older and routes it",
+                host_or_any(host)
+            ),
+            Diagnostic::DefaultBackendConflict {
+                loser,
+                winner,
+                host,
+            } => match host {
+                Some(h) => write!(
+                    f,
+                    "Ingress {loser}: spec.defaultBackend is ignored for host {h}: Ingress {winner} is older and sets one"
+                ),
+                None => write!(
+                    f,
+                    "Ingress {loser}: spec.defaultBackend is not the global default: Ingress {winner} is older and sets one"
+                ),
+            },
+            Diagnostic::TlsConflict {
+                loser,
+                winner,
+                host,
+            } => write!(
+                f,
+                "Ingress {loser}: spec.tls host {host} is ignored: Ingress {winner} is older and provides its certificate"
+            ),
+            Diagnostic::TlsSecretMissing { ingress, secret } => write!(
+                f,
+                "Ingress {ingress}: spec.tls secretName {} not found: its hosts get the default certificate",
+                secret.name
+            ),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The desired state a table is built from, and the changes sources feed into it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{EndpointSlice, Ingress, IngressClass, ObjectKey, Service, TlsSecret};
+
+/// Every object the route table depends on, keyed by `namespace/name` (IngressClasses have
+/// an empty namespace). Sources keep one of these up to date through [`Change`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterState {
+    /// Ingresses of every class (class selection happens at build time).
+    pub ingresses: BTreeMap<ObjectKey, Ingress>,
+    /// IngressClasses.
+    pub ingress_classes: BTreeMap<ObjectKey, IngressClass>,
+    /// Services.
+    pub services: BTreeMap<ObjectKey, Service>,
+    /// EndpointSlices, keyed by the slice's own name.
+    pub endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
+    /// `kubernetes.io/tls` Secrets.
+    pub tls_secrets: BTreeMap<ObjectKey, TlsSecret>,
+}
+
+/// One object created, updated or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An Ingress was created or updated.
+    UpsertIngress(Ingress),
+    /// An Ingress was deleted.
+    DeleteIngress(ObjectKey),
+    /// An IngressClass was created or updated.
+    UpsertIngressClass(IngressClass),
+    /// An IngressClass was deleted.
+    DeleteIngressClass(ObjectKey),
+    /// A Service was created or updated.
+    UpsertService(Service),
+    /// A Service was deleted.
+    DeleteService(ObjectKey),
+    /// An EndpointSlice was created or updated.
+    UpsertEndpointSlice(EndpointSlice),
+    /// An EndpointSlice was deleted.
+    DeleteEndpointSlice(ObjectKey),
+    /// A TLS Secret was created or updated.
+    UpsertTlsSecret(TlsSecret),
+    /// A TLS Secret was deleted.
+    DeleteTlsSecret(ObjectKey),
+}
+
+/// What a set of changes touched: whether routes must be rebuilt, and which Services' endpoints
+/// changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Touched {
+    pub(crate) routes: bool,
+    pub(crate) endpoints_of: BTreeSet<ObjectKey>,
+}
+
+impl ClusterState {
+    /// Applies one change.
+    pub fn apply(&mut self, change: Change) {
+        let mut touched = Touched::default();
+        self.apply_tracking(change, &mut touched);
+    }
+
+    /// The EndpointSlices of one Service (by the `kubernetes.io/service-name` label).
+    pub fn slices_of<'a>(
+        &'a self,
+        service: &'a ObjectKey,
+    ) -> impl Iterator<Item = &'a EndpointSlice> {
+        let start = ObjectKey {
+            namespace: service.namespace.clone(),
+            name: "".into(),
+        };
+        self.endpoint_slices
+            .range(start..)
+            .take_while(move |(k, _)| k.namespace == service.namespace)
+            .map(|(_, s)| s)
+            .filter(move |s| *s.service_name == *service.name)
+    }
+
+    pub(crate) fn apply_tracking(&mut self, change: Change, touched: &mut Touched) {
+        match change {
+            Change::UpsertIngress(i) => {
+                touched.routes |=
+                    self.ingresses.insert(i.meta.key(), i.clone()).as_ref() != Some(&i);
+            }
+            Change::DeleteIngress(k) => touched.routes |= self.ingresses.remove(&k).is_some(),
+            Change::UpsertIngressClass(c) => {
+                touched.routes |= self
+                    .ingress_classes
+                    .insert(c.meta.key(), c.clone())
+                    .as_ref()
+                    != Some(&c);
+            }
+            Change::DeleteIngressClass(k) => {
+                touched.routes |= self.ingress_classes.remove(&k).is_some()
+            }
+            Change::UpsertService(s) => {
+                touched.routes |=
+                    self.services.insert(s.meta.key(), s.clone()).as_ref() != Some(&s);
+            }
+            Change::DeleteService(k) => touched.routes |= self.services.remove(&k).is_some(),
+            Change::UpsertTlsSecret(s) => {
+                touched.routes |=
+                    self.tls_secrets.insert(s.meta.key(), s.clone()).as_ref() != Some(&s);
+            }
+            Change::DeleteTlsSecret(k) => touched.routes |= self.tls_secrets.remove(&k).is_some(),
+            Change::UpsertEndpointSlice(s) => {
+                let key = s.meta.key();
+                let service = ObjectKey::new(&s.meta.namespace, &s.service_name);
+                if let Some(old) = self.endpoint_slices.insert(key, s.clone()) {
+                    if old == s {
+                        return;
+                    }
+                    touched
+                        .endpoints_of
+                        .insert(ObjectKey::new(&old.meta.namespace, &old.service_name));
+                }
+                touched.endpoints_of.insert(service);
+            }
+            Change::DeleteEndpointSlice(k) => {
+                if let Some(old) = self.endpoint_slices.remove(&k) {
+                    touched
+                        .endpoints_of
+                        .insert(ObjectKey::new(&old.meta.namespace, &old.service_name));
+                }
+            }
+        }
+    }
+}

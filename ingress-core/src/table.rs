@@ -1,0 +1,184 @@
+//! The route table: one immutable snapshot of every route, answering lookups lock-free.
+
+mod build;
+mod paths;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::backend::{Backend, Target};
+use crate::diagnostics::Diagnostic;
+use crate::model::ObjectKey;
+use crate::normalize;
+use crate::tls::{TlsBinding, TlsSelection};
+use crate::validate::{PathType, wildcard_suffix};
+
+use paths::PathRouter;
+
+/// An immutable routing snapshot built from a whole [`ClusterState`](crate::ClusterState).
+///
+/// Build one with [`RouteTable::build`], or let a [`TableWriter`](crate::TableWriter) build and
+/// publish them. Lookups never allocate for normalised requests and never lock.
+#[derive(Debug)]
+pub struct RouteTable {
+    exact_hosts: HashMap<Arc<str>, HostRoutes>,
+    /// Keyed by the suffix after `*.`.
+    wildcard_hosts: HashMap<Arc<str>, HostRoutes>,
+    hostless: Option<HostRoutes>,
+    global_default: (Target, MatchSource),
+    tls: TlsSelection,
+    backends_by_service: HashMap<ObjectKey, Vec<Arc<Backend>>>,
+    diagnostics: Vec<Diagnostic>,
+    accepted: Vec<ObjectKey>,
+    generation: u64,
+}
+
+/// Every path of one host entry (merged across Ingresses) and its fallback.
+#[derive(Debug)]
+struct HostRoutes {
+    paths: PathRouter,
+    /// The oldest `spec.defaultBackend` among the Ingresses with rules for this host.
+    default_backend: Option<Target>,
+}
+
+/// The rule a request matched, for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRule {
+    /// The Ingress the rule belongs to.
+    pub ingress: ObjectKey,
+    /// Index in `spec.rules`.
+    pub rule_index: usize,
+    /// Index in `spec.rules[rule_index].http.paths`.
+    pub path_index: usize,
+    /// The rule's host as written (`*.bar.com` for wildcards); `None` for host-less rules.
+    pub host: Option<Arc<str>>,
+    /// The rule's path as written.
+    pub path: Arc<str>,
+    /// The rule's path type.
+    pub path_type: PathType,
+}
+
+/// Why a request went where it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchSource {
+    /// A path rule matched ([`Route::rule`] says which).
+    Path,
+    /// The host matched but no path did: the host's default backend (SEMANTICS §3).
+    HostDefaultBackend,
+    /// The oldest Ingress's `spec.defaultBackend`.
+    GlobalDefaultBackend,
+    /// The controller's own default backend (configured, or the built-in `404`).
+    ControllerDefault,
+}
+
+/// The answer to one lookup. Borrowed from the table: clone what must outlive the guard.
+#[derive(Debug, Clone, Copy)]
+pub struct Route<'a> {
+    /// Where the request goes.
+    pub target: &'a Target,
+    /// The rule that matched, for [`MatchSource::Path`].
+    pub rule: Option<&'a Arc<MatchedRule>>,
+    /// Why.
+    pub source: MatchSource,
+    /// The host has a `tls` entry: plain HTTP is redirected to HTTPS (SEMANTICS §6).
+    pub https_redirect: bool,
+}
+
+impl RouteTable {
+    /// Routes a request (SEMANTICS §1–3). `host` is the raw authority (`Host`, `:authority` or
+    /// the absolute-form target's), `path` the raw path, with or without a query string.
+    pub fn route(&self, host: Option<&str>, path: &str) -> Route<'_> {
+        let host = host.and_then(normalize::host);
+        let path = normalize::path(path);
+        let host = host.as_deref();
+        let entry = host
+            .and_then(|h| {
+                self.exact_hosts
+                    .get(h)
+                    .or_else(|| wildcard_suffix(h).and_then(|s| self.wildcard_hosts.get(s)))
+            })
+            .or(self.hostless.as_ref());
+        let https_redirect = host.is_some_and(|h| self.tls.covers(h));
+        let global = || Route {
+            target: &self.global_default.0,
+            rule: None,
+            source: self.global_default.1,
+            https_redirect,
+        };
+        let Some(entry) = entry else {
+            return global();
+        };
+        if let Some(route) = entry.paths.best(&path) {
+            return Route {
+                target: &route.target,
+                rule: Some(&route.rule),
+                source: MatchSource::Path,
+                https_redirect,
+            };
+        }
+        match &entry.default_backend {
+            Some(target) => Route {
+                target,
+                rule: None,
+                source: MatchSource::HostDefaultBackend,
+                https_redirect,
+            },
+            None => global(),
+        }
+    }
+
+    /// The certificate for a TLS ClientHello's server name: an exact `tls.hosts` entry, then a
+    /// single-label wildcard entry; `None` means the default certificate (SEMANTICS §6).
+    pub fn certificate(&self, server_name: Option<&str>) -> Option<&TlsBinding> {
+        let name = server_name.and_then(normalize::host)?;
+        self.tls.certificate(&name)
+    }
+
+    /// The configured default certificate, if its Secret exists.
+    pub fn default_certificate(&self) -> Option<&TlsBinding> {
+        self.tls.default_certificate()
+    }
+
+    /// Every rejected object and conflict loser of this build, sorted.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The Ingresses that are ours and valid (each may still have lost some conflicts), sorted.
+    pub fn accepted_ingresses(&self) -> &[ObjectKey] {
+        &self.accepted
+    }
+
+    /// The writer's build counter (0 for a table built directly).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Every backend referenced by some route.
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.backends_by_service.values().flatten()
+    }
+
+    /// Backends of one Service (for endpoint updates).
+    pub(crate) fn backends_of(&self, service: &ObjectKey) -> &[Arc<Backend>] {
+        self.backends_by_service
+            .get(service)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of host entries (exact, wildcard, and the host-less one) and of path entries.
+    pub fn size(&self) -> (usize, usize) {
+        let entries = self
+            .exact_hosts
+            .values()
+            .chain(self.wildcard_hosts.values())
+            .chain(self.hostless.as_ref());
+        let mut hosts = 0;
+        let mut paths = 0;
+        for entry in entries {
+            hosts += 1;
+            paths += entry.paths.len();
+        }
+        (hosts, paths)
+    }
+}

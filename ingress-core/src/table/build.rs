@@ -1,0 +1,234 @@
+//! Building a snapshot: class selection, validation, merging by host, conflicts by age.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::paths::{PathRoute, PathRouter};
+use super::{HostRoutes, MatchSource, MatchedRule, RouteTable};
+use crate::backend::{Backend, Target};
+use crate::config::{ServiceRef, TableConfig};
+use crate::diagnostics::{Diagnostic, InvalidIngressKey};
+use crate::model::{EndpointSlice, ObjectKey};
+use crate::state::ClusterState;
+use crate::tls::TlsSelection;
+use crate::validate::{BackendRef, HostPattern, ValidIngress};
+
+/// Interns one [`Backend`] per referenced Service port.
+struct Backends<'a> {
+    state: &'a ClusterState,
+    slices_by_service: HashMap<ObjectKey, Vec<&'a EndpointSlice>>,
+    interned: HashMap<ServiceRef, Arc<Backend>>,
+}
+
+impl<'a> Backends<'a> {
+    fn new(state: &'a ClusterState) -> Self {
+        let mut slices_by_service: HashMap<ObjectKey, Vec<&EndpointSlice>> = HashMap::new();
+        for slice in state.endpoint_slices.values() {
+            slices_by_service
+                .entry(ObjectKey::new(&slice.meta.namespace, &slice.service_name))
+                .or_default()
+                .push(slice);
+        }
+        Backends {
+            state,
+            slices_by_service,
+            interned: HashMap::new(),
+        }
+    }
+
+    fn target(&mut self, backend: &BackendRef) -> Target {
+        match backend {
+            BackendRef::Resource(resource) => Target::Resource(resource.clone()),
+            BackendRef::Service(service) => Target::Service(self.service(service)),
+        }
+    }
+
+    fn service(&mut self, service: &ServiceRef) -> Arc<Backend> {
+        if let Some(found) = self.interned.get(service) {
+            return found.clone();
+        }
+        let key = service.service_key();
+        let slices = self
+            .slices_by_service
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .copied();
+        let backend = Arc::new(Backend::resolve(
+            service.clone(),
+            self.state.services.get(&key),
+            slices,
+        ));
+        self.interned.insert(service.clone(), backend.clone());
+        backend
+    }
+
+    fn by_service(self) -> HashMap<ObjectKey, Vec<Arc<Backend>>> {
+        let mut out: HashMap<ObjectKey, Vec<Arc<Backend>>> = HashMap::new();
+        for (service, backend) in self.interned {
+            out.entry(service.service_key()).or_default().push(backend);
+        }
+        out
+    }
+}
+
+/// A host entry while Ingresses are merged into it, oldest first.
+#[derive(Default)]
+struct HostBuilder {
+    routes: Vec<PathRoute>,
+    default_backend: Option<(Target, ObjectKey)>,
+}
+
+impl RouteTable {
+    /// Builds a snapshot from the whole desired state (SEMANTICS §2–6). Never fails: invalid
+    /// Ingresses and conflict losers become [`RouteTable::diagnostics`], and everything else
+    /// serves.
+    pub fn build(state: &ClusterState, config: &TableConfig) -> RouteTable {
+        let mut diagnostics = Vec::new();
+        let mut valid = Vec::new();
+        for ingress in state.ingresses.values() {
+            if !config
+                .classes
+                .is_ours(ingress, state.ingress_classes.values())
+            {
+                continue;
+            }
+            match ValidIngress::try_from(ingress) {
+                Ok(v) => valid.push(v),
+                Err(errors) => diagnostics.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| Diagnostic::Rejected(InvalidIngressKey(e))),
+                ),
+            }
+        }
+        valid.sort_by(|a, b| a.age.cmp(&b.age));
+
+        let mut backends = Backends::new(state);
+        let mut hosts: HashMap<Option<HostPattern>, HostBuilder> = HashMap::new();
+        // (host, key, is_prefix, raw length) -> the Ingress whose entry won.
+        let mut claimed: HashMap<(Option<HostPattern>, Arc<str>, bool, usize), ObjectKey> =
+            HashMap::new();
+        let mut global_default: Option<(Target, ObjectKey)> = None;
+        for ingress in &valid {
+            let default_target = ingress.default_backend.as_ref().map(|b| backends.target(b));
+            let mut hosts_seen = HashSet::new();
+            for (rule_index, rule) in ingress.rules.iter().enumerate() {
+                let entry = hosts.entry(rule.host.clone()).or_default();
+                let host_name: Option<Arc<str>> = rule.host.as_ref().map(|h| h.to_string().into());
+                if hosts_seen.insert(rule.host.clone()) && rule.host.is_some() {
+                    if let Some(target) = &default_target {
+                        match &entry.default_backend {
+                            None => {
+                                entry.default_backend = Some((target.clone(), ingress.key.clone()))
+                            }
+                            Some((_, winner)) => {
+                                diagnostics.push(Diagnostic::DefaultBackendConflict {
+                                    loser: ingress.key.clone(),
+                                    winner: winner.clone(),
+                                    host: host_name.clone(),
+                                })
+                            }
+                        }
+                    }
+                }
+                for (path_index, path) in rule.paths.iter().enumerate() {
+                    let claim = (
+                        rule.host.clone(),
+                        Arc::<str>::from(path.path.key()),
+                        path.path.path_type().is_prefix(),
+                        path.path.raw().len(),
+                    );
+                    if let Some(winner) = claimed.get(&claim) {
+                        diagnostics.push(Diagnostic::RuleConflict {
+                            loser: ingress.key.clone(),
+                            winner: winner.clone(),
+                            host: host_name.clone(),
+                            path: path.path.raw().clone(),
+                            path_type: path.path.path_type(),
+                        });
+                        continue;
+                    }
+                    claimed.insert(claim, ingress.key.clone());
+                    entry.routes.push(PathRoute {
+                        path: path.path.clone(),
+                        target: backends.target(&path.backend),
+                        rule: Arc::new(MatchedRule {
+                            ingress: ingress.key.clone(),
+                            rule_index,
+                            path_index,
+                            host: host_name.clone(),
+                            path: path.path.raw().clone(),
+                            path_type: path.path.path_type(),
+                        }),
+                    });
+                }
+            }
+            if let Some(target) = default_target {
+                match &global_default {
+                    None => global_default = Some((target, ingress.key.clone())),
+                    // Only an Ingress with no host rules means its default as a catch-all;
+                    // others use theirs per host, reported above when they lose there.
+                    Some((_, winner)) if !ingress.rules.iter().any(|r| r.host.is_some()) => {
+                        diagnostics.push(Diagnostic::DefaultBackendConflict {
+                            loser: ingress.key.clone(),
+                            winner: winner.clone(),
+                            host: None,
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+
+        let global_default = match global_default {
+            Some((target, _)) => (target, MatchSource::GlobalDefaultBackend),
+            None => (
+                match &config.default_backend {
+                    Some(service) => Target::Service(backends.service(service)),
+                    None => Target::NotFound,
+                },
+                MatchSource::ControllerDefault,
+            ),
+        };
+        let tls = TlsSelection::build(&valid, state, config, &mut diagnostics);
+
+        let mut table = RouteTable {
+            exact_hosts: HashMap::new(),
+            wildcard_hosts: HashMap::new(),
+            hostless: None,
+            global_default,
+            tls,
+            backends_by_service: HashMap::new(),
+            diagnostics: Vec::new(),
+            accepted: valid.iter().map(|v| v.key.clone()).collect(),
+            generation: 0,
+        };
+        for (host, builder) in hosts {
+            let routes = HostRoutes {
+                paths: PathRouter::build(builder.routes),
+                default_backend: builder.default_backend.map(|(t, _)| t),
+            };
+            match host {
+                Some(HostPattern::Exact(name)) => {
+                    table.exact_hosts.insert(name, routes);
+                }
+                Some(HostPattern::Wildcard(suffix)) => {
+                    table.wildcard_hosts.insert(suffix, routes);
+                }
+                None => table.hostless = Some(routes),
+            }
+        }
+        table.backends_by_service = backends.by_service();
+        diagnostics.sort();
+        diagnostics.dedup();
+        table.diagnostics = diagnostics;
+        table.accepted.sort();
+        table
+    }
+
+    pub(crate) fn with_generation(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
+    }
+}

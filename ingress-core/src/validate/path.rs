@@ -1,0 +1,215 @@
+//! Rule paths and path types.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use super::error::InvalidField;
+use crate::normalize;
+
+/// `pathType` of an Ingress path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum PathType {
+    /// The whole normalised path equals the rule's path.
+    Exact,
+    /// Element-wise prefix on `/`-separated elements.
+    Prefix,
+    /// Treated as `Prefix` (what ingress-nginx does without its regex annotations).
+    ImplementationSpecific,
+}
+
+/// A validated rule path, with the key it is matched by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RulePath {
+    /// The path as written (`/` when an `ImplementationSpecific` entry has none).
+    raw: Arc<str>,
+    /// The normalised path used for matching; for prefix-like paths without the trailing `/`
+    /// (so the root prefix is the empty string, which every path extends).
+    key: Arc<str>,
+    path_type: PathType,
+}
+
+impl PathType {
+    /// Parses `pathType` as written in a manifest.
+    pub fn parse(value: &str) -> Result<PathType, InvalidField> {
+        match value {
+            "Exact" => Ok(PathType::Exact),
+            "Prefix" => Ok(PathType::Prefix),
+            "ImplementationSpecific" => Ok(PathType::ImplementationSpecific),
+            other => Err(InvalidField::UnknownPathType(other.to_owned())),
+        }
+    }
+
+    /// The name used in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathType::Exact => "Exact",
+            PathType::Prefix => "Prefix",
+            PathType::ImplementationSpecific => "ImplementationSpecific",
+        }
+    }
+
+    /// Whether the type matches by element-wise prefix (`Prefix`, `ImplementationSpecific`).
+    pub fn is_prefix(self) -> bool {
+        !matches!(self, PathType::Exact)
+    }
+}
+
+/// Sequences the API server forbids in `Exact` and `Prefix` paths.
+const INVALID_SEQUENCES: [&str; 5] = ["//", "/./", "/../", "%2f", "%2F"];
+const INVALID_SUFFIXES: [&str; 2] = ["/..", "/."];
+
+impl RulePath {
+    /// Validates a path entry's `path` for its `pathType` (SEMANTICS §4).
+    pub fn parse(path: Option<&str>, path_type: PathType) -> Result<RulePath, InvalidField> {
+        let raw = match (path, path_type) {
+            (Some(p), _) => p,
+            (None, PathType::ImplementationSpecific) => "/",
+            (None, _) => return Err(InvalidField::PathMissing),
+        };
+        if !raw.starts_with('/') {
+            return Err(InvalidField::PathNotAbsolute(raw.to_owned()));
+        }
+        if path_type != PathType::ImplementationSpecific {
+            let forbidden = INVALID_SEQUENCES
+                .iter()
+                .find(|s| raw.contains(**s))
+                .or_else(|| INVALID_SUFFIXES.iter().find(|s| raw.ends_with(**s)));
+            if let Some(sequence) = forbidden {
+                return Err(InvalidField::PathHasInvalidSequence {
+                    path: raw.to_owned(),
+                    sequence,
+                });
+            }
+        }
+        let normalised = normalize::path(raw);
+        let key = if path_type.is_prefix() {
+            normalised.trim_end_matches('/')
+        } else {
+            &normalised
+        };
+        Ok(RulePath {
+            raw: raw.into(),
+            key: key.into(),
+            path_type,
+        })
+    }
+
+    /// The path as written.
+    pub fn raw(&self) -> &Arc<str> {
+        &self.raw
+    }
+
+    /// The normalised matching key (prefix-like paths without their trailing `/`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The path type.
+    pub fn path_type(&self) -> PathType {
+        self.path_type
+    }
+
+    /// Whether a normalised request path matches (SEMANTICS §2.3).
+    pub fn matches(&self, request_path: &str) -> bool {
+        if self.path_type.is_prefix() {
+            request_path
+                .strip_prefix(&*self.key)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        } else {
+            request_path == &*self.key
+        }
+    }
+
+    /// Precedence among paths that match the same request (SEMANTICS §2.4), best first: longer
+    /// key, then `Exact` before prefix-like, then the longer raw path. Equal means the two
+    /// entries can never be told apart by a request: a conflict decided by age.
+    pub fn precedence(&self, other: &RulePath) -> Ordering {
+        other
+            .key
+            .len()
+            .cmp(&self.key.len())
+            .then_with(|| self.path_type.is_prefix().cmp(&other.path_type.is_prefix()))
+            .then_with(|| other.raw.len().cmp(&self.raw.len()))
+    }
+
+    /// Whether two entries are indistinguishable for routing (same key, same match kind, same
+    /// raw length): the younger one can never be chosen, so it is reported as a conflict.
+    pub fn shadows(&self, other: &RulePath) -> bool {
+        self.key == other.key
+            && self.path_type.is_prefix() == other.path_type.is_prefix()
+            && self.raw.len() == other.raw.len()
+    }
+}
+
+impl fmt::Display for PathType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefix(p: &str) -> RulePath {
+        RulePath::parse(Some(p), PathType::Prefix).unwrap()
+    }
+
+    fn exact(p: &str) -> RulePath {
+        RulePath::parse(Some(p), PathType::Exact).unwrap()
+    }
+
+    #[test]
+    fn forbidden_sequences_are_rejected_for_exact_and_prefix_only() {
+        for bad in [
+            "/a//b", "/a/./b", "/a/../b", "/a%2fb", "/a%2Fb", "/a/..", "/a/.",
+        ] {
+            for t in [PathType::Exact, PathType::Prefix] {
+                assert!(
+                    matches!(
+                        RulePath::parse(Some(bad), t),
+                        Err(InvalidField::PathHasInvalidSequence { .. })
+                    ),
+                    "{bad} {t}"
+                );
+            }
+            assert!(RulePath::parse(Some(bad), PathType::ImplementationSpecific).is_ok());
+        }
+    }
+
+    #[test]
+    fn relative_and_missing_paths_are_rejected() {
+        assert_eq!(
+            RulePath::parse(Some("foo"), PathType::Prefix),
+            Err(InvalidField::PathNotAbsolute("foo".into()))
+        );
+        assert_eq!(
+            RulePath::parse(None, PathType::Exact),
+            Err(InvalidField::PathMissing)
+        );
+        assert_eq!(
+            RulePath::parse(None, PathType::ImplementationSpecific).map(|p| p.raw().clone()),
+            Ok("/".into())
+        );
+    }
+
+    #[test]
+    fn prefix_does_not_match_string_prefix() {
+        assert!(!prefix("/aaa/bbb").matches("/aaa/bbbxyz"));
+        assert!(!prefix("/aaa/bb").matches("/aaa/bbb"));
+        assert!(prefix("/aaa/bbb/").matches("/aaa/bbb"));
+        assert!(prefix("/").matches("/anything/at/all"));
+    }
+
+    #[test]
+    fn exact_beats_prefix_of_equal_length_and_longer_raw_prefix_beats_shorter() {
+        assert_eq!(exact("/foo").precedence(&prefix("/foo")), Ordering::Less);
+        assert_eq!(prefix("/foo/").precedence(&prefix("/foo")), Ordering::Less);
+        assert_eq!(
+            prefix("/foo/bar").precedence(&exact("/foo")),
+            Ordering::Less
+        );
+    }
+}
