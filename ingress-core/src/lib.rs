@@ -8,6 +8,7 @@ mod diagnostics;
 pub mod model;
 pub mod normalize;
 mod ready;
+pub mod reference;
 mod state;
 mod table;
 mod tls;
