@@ -116,20 +116,17 @@ impl RouteTable {
             for (rule_index, rule) in ingress.rules.iter().enumerate() {
                 let entry = hosts.entry(rule.host.clone()).or_default();
                 let host_name: Option<Arc<str>> = rule.host.as_ref().map(|h| h.to_string().into());
-                if hosts_seen.insert(rule.host.clone()) && rule.host.is_some() {
-                    if let Some(target) = &default_target {
-                        match &entry.default_backend {
-                            None => {
-                                entry.default_backend = Some((target.clone(), ingress.key.clone()))
-                            }
-                            Some((_, winner)) => {
-                                diagnostics.push(Diagnostic::DefaultBackendConflict {
-                                    loser: ingress.key.clone(),
-                                    winner: winner.clone(),
-                                    host: host_name.clone(),
-                                })
-                            }
-                        }
+                if hosts_seen.insert(rule.host.clone())
+                    && rule.host.is_some()
+                    && let Some(target) = &default_target
+                {
+                    match &entry.default_backend {
+                        None => entry.default_backend = Some((target.clone(), ingress.key.clone())),
+                        Some((_, winner)) => diagnostics.push(Diagnostic::DefaultBackendConflict {
+                            loser: ingress.key.clone(),
+                            winner: winner.clone(),
+                            host: host_name.clone(),
+                        }),
                     }
                 }
                 for (path_index, path) in rule.paths.iter().enumerate() {
