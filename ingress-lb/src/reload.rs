@@ -53,9 +53,13 @@ impl Server {
 
     /// Loads `path` and applies it, logging the outcome.
     fn reload_file(&self, path: &Path, reason: &str) {
-        let result = Config::load(path)
-            .map_err(|error| crate::ServerError::Config(error.to_string()))
-            .and_then(|config| self.reload(config));
+        let result = match Config::load(path) {
+            Ok(config) => self.reload(config),
+            Err(error) => {
+                self.count_reload(false);
+                Err(crate::ServerError::Config(error.to_string()))
+            }
+        };
         match result {
             Ok(generation) => {
                 tracing::info!(path = %path.display(), reason, generation, "configuration reloaded")

@@ -122,13 +122,18 @@ impl Server {
     /// generation. Listen addresses must stay the same.
     pub fn reload(&self, config: Config) -> Result<u64, ServerError> {
         let result = self.try_reload(config);
-        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.count_reload(result.is_ok());
+        result
+    }
+
+    /// Counts a reload attempt in `ingress_lb_reloads_total`.
+    pub(crate) fn count_reload(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
         self.shared
             .metrics
             .reloads
             .get_or_create(&vec![("result", outcome.to_string())])
             .inc();
-        result
     }
 
     fn try_reload(&self, config: Config) -> Result<u64, ServerError> {

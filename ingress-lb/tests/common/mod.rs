@@ -31,10 +31,16 @@ impl Backend {
         let name = name.to_string();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let name = name.clone();
                 tokio::spawn(async move {
-                    if stream.write_all(format!("{name}\n").as_bytes()).await.is_err() {
+                    if stream
+                        .write_all(format!("{name}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     let (mut read, mut write) = stream.split();
@@ -54,7 +60,9 @@ impl Backend {
 }
 
 pub async fn bind() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0")
 }
 
 /// An address on which nothing listens (connects are refused).
@@ -76,24 +84,41 @@ impl Running {
         let config = Config::from_toml(toml).unwrap_or_else(|error| panic!("{error}\n{toml}"));
         let listener = bind().await;
         let admin = bind().await;
-        let (address, admin_address) = (listener.local_addr().expect("addr"), admin.local_addr().expect("addr"));
+        let (address, admin_address) = (
+            listener.local_addr().expect("addr"),
+            admin.local_addr().expect("addr"),
+        );
         let server = Server::new(config).expect("server");
         let runner = server.clone();
-        let task = tokio::spawn(async move { runner.run(vec![listener], Some(admin), std::future::pending()).await });
-        Self { address, admin: admin_address, server, task }
+        let task = tokio::spawn(async move {
+            runner
+                .run(vec![listener], Some(admin), std::future::pending())
+                .await
+        });
+        Self {
+            address,
+            admin: admin_address,
+            server,
+            task,
+        }
     }
 
     /// Shuts down and waits for every task of the server to end.
     pub async fn stop(self) {
         self.server.shutdown();
-        let result = tokio::time::timeout(WAIT, self.task).await.expect("shutdown in time");
+        let result = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("shutdown in time");
         result.expect("join").expect("run");
     }
 
     /// Fetches `/metrics` from the admin listener.
     pub async fn metrics(&self) -> String {
         let mut stream = TcpStream::connect(self.admin).await.expect("admin connect");
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
         let mut response = String::new();
         stream.read_to_string(&mut response).await.expect("read");
         response
@@ -105,7 +130,10 @@ pub async fn greeting(address: SocketAddr) -> Option<String> {
     let stream = TcpStream::connect(address).await.ok()?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    let read = tokio::time::timeout(WAIT, reader.read_line(&mut line)).await.expect("greeting in time").ok()?;
+    let read = tokio::time::timeout(WAIT, reader.read_line(&mut line))
+        .await
+        .expect("greeting in time")
+        .ok()?;
     (read > 0).then(|| line.trim_end().to_string())
 }
 
@@ -114,15 +142,25 @@ pub async fn open(address: SocketAddr) -> (BufReader<TcpStream>, String) {
     let stream = TcpStream::connect(address).await.expect("connect");
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    tokio::time::timeout(WAIT, reader.read_line(&mut line)).await.expect("in time").expect("read");
+    tokio::time::timeout(WAIT, reader.read_line(&mut line))
+        .await
+        .expect("in time")
+        .expect("read");
     (reader, line.trim_end().to_string())
 }
 
 /// Sends `message` and reads the echo.
 pub async fn echo(stream: &mut BufReader<TcpStream>, message: &str) -> String {
-    stream.get_mut().write_all(format!("{message}\n").as_bytes()).await.expect("write");
+    stream
+        .get_mut()
+        .write_all(format!("{message}\n").as_bytes())
+        .await
+        .expect("write");
     let mut line = String::new();
-    tokio::time::timeout(WAIT, stream.read_line(&mut line)).await.expect("echo in time").expect("read");
+    tokio::time::timeout(WAIT, stream.read_line(&mut line))
+        .await
+        .expect("echo in time")
+        .expect("read");
     line.trim_end().to_string()
 }
 
@@ -151,7 +189,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
