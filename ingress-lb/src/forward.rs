@@ -123,9 +123,14 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut buffer = vec![0u8; BUFFER_SIZE];
+    // Uninitialised capacity filled by `read_buf`: no zeroing per connection.
+    let mut buffer = Vec::with_capacity(BUFFER_SIZE);
     loop {
-        let read = reader.read(&mut buffer).await.map_err(|_| Side::Reader)?;
+        buffer.clear();
+        let read = reader
+            .read_buf(&mut buffer)
+            .await
+            .map_err(|_| Side::Reader)?;
         if read == 0 {
             // Half-close: pass the EOF on; ignore ENOTCONN if the peer is already gone.
             let _ = writer.shutdown().await;

@@ -57,9 +57,11 @@
 //!   choose the group → pick and connect, retrying the next server on failure
 //!   (`proxy_next_upstream`) → PROXY header → bidirectional copy with half-close and idle
 //!   timeout → one access-log line.
-//! - **Forwarding** uses a userspace copy (64 KiB per direction) in the connection's task.
-//!   `splice(2)` would need `unsafe` or a non-standard crate for the pipe plumbing with tokio;
-//!   `benches/lb/run.sh` measures the copy against nginx and HAProxy.
+//! - **Forwarding** is a userspace copy (64 KiB per direction, read into uninitialised
+//!   capacity) in the connection's own task rather than `tokio::io::copy_bidirectional`,
+//!   because nginx's `proxy_timeout` needs an idle timer shared by both directions.
+//!   `splice(2)` through rustix's safe API has not been measured yet; `benches/lb/run.sh`
+//!   compares the copy with nginx and HAProxy.
 //! - **No leaks.** Every task is spawned on one `TaskTracker`; shutdown cancels them and waits.
 
 mod admin;
