@@ -1,1 +1,3 @@
+//! A minimal proxy embedding ingress-core.
+
 fn main() {}

@@ -20,16 +20,23 @@ fuzz_target!(|input: (&str, &str)| {
     assert!(!once.contains("//"));
     assert!(!once.split('/').any(|s| s == "." || s == ".."));
 
-    if let Ok(pattern) = HostPattern::parse(host) {
-        if let HostPattern::Exact(name) = &pattern {
-            assert!(pattern.matches(name));
-            assert_eq!(normalize::host(name).as_deref(), Some(&**name));
-        }
+    if let Ok(pattern) = HostPattern::parse(host)
+        && let HostPattern::Exact(name) = &pattern
+    {
+        assert!(pattern.matches(name));
+        assert_eq!(normalize::host(name).as_deref(), Some(&**name));
     }
-    for t in [PathType::Exact, PathType::Prefix, PathType::ImplementationSpecific] {
+    for t in [
+        PathType::Exact,
+        PathType::Prefix,
+        PathType::ImplementationSpecific,
+    ] {
         if let Ok(rule) = RulePath::parse(Some(path), t) {
             // A valid rule path, sent as a request, matches its own rule.
-            assert!(rule.matches(&normalize::path(path)), "{t} {path:?} does not match itself");
+            assert!(
+                rule.matches(&normalize::path(path)),
+                "{t} {path:?} does not match itself"
+            );
         }
     }
 });
