@@ -15,6 +15,7 @@ use super::ingress::{
     ServiceBackendPort,
 };
 use super::meta::ObjectMeta;
+use super::service::{Endpoint, EndpointPort, EndpointSlice, Service, ServicePort, ServiceType};
 use crate::validate::PathType;
 
 impl Ingress {
@@ -96,6 +97,50 @@ impl From<ServiceBackend> for IngressBackend {
         IngressBackend {
             service: Some(service),
             resource: None,
+        }
+    }
+}
+
+impl Service {
+    /// A ClusterIP Service with `(port name, port)` entries.
+    pub fn cluster_ip(namespace: &str, name: &str, ports: &[(Option<&str>, i32)]) -> Self {
+        Service {
+            meta: ObjectMeta::new(namespace, name, None),
+            service_type: ServiceType::ClusterIp,
+            ports: ports
+                .iter()
+                .map(|(name, port)| ServicePort {
+                    name: name.map(str::to_owned),
+                    port: *port,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl EndpointSlice {
+    /// A slice of ready endpoints of `service`, all listening on one (optionally named) port.
+    pub fn ready(
+        namespace: &str,
+        name: &str,
+        service: &str,
+        port: (Option<&str>, u16),
+        addresses: &[std::net::IpAddr],
+    ) -> Self {
+        EndpointSlice {
+            meta: ObjectMeta::new(namespace, name, None),
+            service_name: service.to_owned(),
+            ports: vec![EndpointPort {
+                name: port.0.map(str::to_owned),
+                port: Some(i32::from(port.1)),
+            }],
+            endpoints: addresses
+                .iter()
+                .map(|a| Endpoint {
+                    addresses: vec![a.to_string()],
+                    ready: Some(true),
+                })
+                .collect(),
         }
     }
 }
