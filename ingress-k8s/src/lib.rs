@@ -1,3 +1,11 @@
 //! Config sources for the `ingress-core` route table: a directory of manifests (the same YAML
 //! users `kubectl apply`) and kube-rs watches of a live cluster, both converted to the core
 //! model by one set of `TryFrom` conversions and fed to the table's single writer.
+
+pub mod convert;
+pub mod manifest;
+
+pub use convert::{
+    ConvertError, ConvertProblem, DEFAULT_NAMESPACE, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE,
+};
+pub use manifest::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};
