@@ -20,7 +20,6 @@ mod service;
 
 pub use service::{SERVICE_NAME_LABEL, TLS_SECRET_TYPE};
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use ingress_core::{ObjectMeta, Timestamp};
@@ -162,7 +161,7 @@ fn convert_meta(
             .creation_timestamp
             .as_ref()
             .map(|time| Timestamp(time.0.as_second())),
-        annotations: meta.annotations.clone().unwrap_or_else(BTreeMap::new),
+        annotations: meta.annotations.clone().unwrap_or_default(),
     };
     Ok((converted, ErrorContext { kind, object }))
 }
