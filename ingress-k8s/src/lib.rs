@@ -8,4 +8,9 @@ pub mod manifest;
 pub use convert::{
     ConvertError, ConvertProblem, DEFAULT_NAMESPACE, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE,
 };
-pub use manifest::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};
+pub use manifest::{
+    ManifestDirectory, ManifestError, ManifestObject, ParsedObject, Reload, is_manifest_file,
+    parse_manifest,
+};
+#[cfg(feature = "watch")]
+pub use manifest::{ManifestSource, ReloadStatus};
