@@ -2,9 +2,13 @@
 //! users `kubectl apply`) and kube-rs watches of a live cluster, both converted to the core
 //! model by one set of `TryFrom` conversions and fed to the table's single writer.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod convert;
 pub mod manifest;
 
+#[cfg(feature = "cluster")]
+pub use cluster::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
 pub use convert::{
     ConvertError, ConvertProblem, DEFAULT_NAMESPACE, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE,
 };
