@@ -2,6 +2,8 @@
 //! users `kubectl apply`) and kube-rs watches of a live cluster, both converted to the core
 //! model by one set of `TryFrom` conversions and fed to the table's single writer.
 
+#[cfg(feature = "binary")]
+pub mod cli;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod convert;

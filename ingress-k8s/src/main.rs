@@ -1,3 +1,27 @@
-//! The `ingress-proxy` controller binary.
+//! `ingress-proxy`: serves Kubernetes Ingresses from a manifest directory or a live cluster.
+//! See `ingress-proxy --help`; everything but flag parsing lives in `ingress_k8s::cli`.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use ingress_k8s::cli::{self, Args};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::init_logging(args.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ingress-proxy: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "ingress-proxy failed");
+            eprintln!("ingress-proxy: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

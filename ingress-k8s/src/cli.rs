@@ -1,0 +1,306 @@
+//! The `ingress-proxy` binary's command line and wiring: flags → table config → a source (manifest
+//! directory or cluster) feeding the table → the data plane serving from it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use ingress_core::{ClassSelection, ObjectKey, PortRef, ServiceRef, TableConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cluster::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
+use crate::manifest::ManifestSource;
+
+/// The controller name this binary claims IngressClasses for (`spec.controller`); deploy/ uses it.
+pub const DEFAULT_CONTROLLER_NAME: &str = "ingress-engine.dev/controller";
+
+/// Command-line flags of `ingress-proxy`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ingress-proxy", version, about = "Kubernetes Ingress proxy and controller")]
+pub struct Args {
+    /// Serve from this directory of manifests (YAML/JSON) instead of a cluster.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+    /// Kubeconfig for the cluster (default: in-cluster config or ~/.kube/config).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Plain HTTP listener [default: 127.0.0.1:8080 with --manifests, else 0.0.0.0:80].
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// HTTPS listener [default: 127.0.0.1:8443 with --manifests, else 0.0.0.0:443].
+    #[arg(long, value_name = "ADDR")]
+    pub https_addr: Option<SocketAddr>,
+    /// Admin listener: /healthz, /readyz, /metrics [default: 127.0.0.1:10254 with --manifests,
+    /// else 0.0.0.0:10254].
+    #[arg(long, value_name = "ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+    /// An ingress class name that is ours (repeatable).
+    #[arg(long = "ingress-class", value_name = "NAME")]
+    pub ingress_classes: Vec<String>,
+    /// IngressClasses whose spec.controller equals this are ours.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_CONTROLLER_NAME)]
+    pub controller_name: String,
+    /// Also serve Ingresses without any class.
+    #[arg(long)]
+    pub watch_ingress_without_class: bool,
+    /// TLS Secret served when no Ingress's tls entry matches the SNI name.
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
+    pub default_ssl_certificate: Option<ObjectKey>,
+    /// Service that answers requests no rule matches (default: a built-in 404).
+    #[arg(long, value_name = "NAMESPACE/NAME:PORT", value_parser = parse_service_ref)]
+    pub default_backend_service: Option<ServiceRef>,
+    /// Addresses written to Ingress status (comma-separated IPs or host names).
+    #[arg(long, value_name = "ADDR[,ADDR]", value_delimiter = ',', conflicts_with = "publish_service")]
+    pub publish_status_address: Vec<String>,
+    /// Service whose addresses are written to Ingress status.
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
+    pub publish_service: Option<ObjectKey>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Name of the leader-election Lease.
+    #[arg(long, value_name = "NAME", default_value = "ingress-engine-leader")]
+    pub election_id: String,
+    /// Namespace of the Lease (the controller's own).
+    #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE", default_value = "ingress-engine")]
+    pub election_namespace: String,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why the binary could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} ({which}): {source}")]
+    Bind {
+        /// `--http-addr`, `--https-addr` or `--admin-addr`.
+        which: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No usable cluster configuration.
+    #[error("cannot connect to the cluster: {0}")]
+    Cluster(String),
+    /// The manifest directory could not be watched.
+    #[error("cannot watch the manifest directory: {0}")]
+    Watch(#[from] notify::Error),
+    /// The data plane failed to start.
+    #[error("proxy: {0}")]
+    Proxy(#[from] ingress_proxy::ProxyError),
+}
+
+impl Args {
+    /// The route table's configuration from the flags.
+    pub fn table_config(&self) -> TableConfig {
+        TableConfig {
+            classes: ClassSelection {
+                controller_name: self.controller_name.clone(),
+                class_names: self.ingress_classes.clone(),
+                watch_without_class: self.watch_ingress_without_class,
+            },
+            default_backend: self.default_backend_service.clone(),
+            default_certificate: self.default_ssl_certificate.clone(),
+        }
+    }
+
+    /// The three listen addresses, defaulted for the mode.
+    pub fn addresses(&self) -> [SocketAddr; 3] {
+        let local = self.manifests.is_some();
+        let pick = |given: Option<SocketAddr>, local_default: &str, cluster_default: &str| {
+            given.unwrap_or_else(|| {
+                let text = if local { local_default } else { cluster_default };
+                // Both defaults are literal, valid socket addresses.
+                text.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+            })
+        };
+        [
+            pick(self.http_addr, "127.0.0.1:8080", "0.0.0.0:80"),
+            pick(self.https_addr, "127.0.0.1:8443", "0.0.0.0:443"),
+            pick(self.admin_addr, "127.0.0.1:10254", "0.0.0.0:10254"),
+        ]
+    }
+
+    fn publish_status(&self) -> PublishStatus {
+        if let Some(service) = &self.publish_service {
+            PublishStatus::Service(service.clone())
+        } else if self.publish_status_address.is_empty() {
+            PublishStatus::None
+        } else {
+            PublishStatus::Addresses(self.publish_status_address.clone())
+        }
+    }
+}
+
+/// Installs the `tracing` subscriber (`RUST_LOG` filters; default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second call (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the binary until SIGINT/SIGTERM.
+pub async fn run(args: Args) -> Result<(), CliError> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        stop.send_replace(true);
+    });
+    run_until(args, stopped).await
+}
+
+/// Runs the binary until `stop` turns true (what [`run`] does on a signal; tests drive it).
+pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), CliError> {
+    let [http, https, admin] = args.addresses();
+    let bind = |which: &'static str, addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| CliError::Bind { which, addr, source })
+    };
+    let listeners = ingress_proxy::Listeners {
+        http: Some(bind("--http-addr", http).await?),
+        https: Some(bind("--https-addr", https).await?),
+        admin: Some(bind("--admin-addr", admin).await?),
+    };
+    let (writer, reader) = ingress_core::table(args.table_config());
+    let until = |mut stop: watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let source = match &args.manifests {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), "serving from a manifest directory");
+            let source = ManifestSource::new(dir);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                source.run(writer, until(stop)).await.map_err(CliError::from)
+            })
+        }
+        None => {
+            let client = cluster_client(args.kubeconfig.as_ref()).await?;
+            let identity = std::env::var("POD_NAME")
+                .or_else(|_| std::env::var("HOSTNAME"))
+                .unwrap_or_else(|_| format!("ingress-proxy-{}", std::process::id()));
+            let config = ClusterConfig {
+                publish: args.publish_status(),
+                lease: LeaseConfig {
+                    name: args.election_id.clone(),
+                    namespace: args.election_namespace.clone(),
+                    identity,
+                    duration: Duration::from_secs(30),
+                    renew_interval: Duration::from_secs(15),
+                },
+                debounce: Duration::from_millis(100),
+                reporter: args.controller_name.clone(),
+            };
+            let source = ClusterSource::new(client, config);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                source.run(writer, until(stop)).await;
+                Ok(())
+            })
+        }
+    };
+    let served = ingress_proxy::run(
+        listeners,
+        reader,
+        ingress_proxy::ProxyConfig::default(),
+        until(stop.clone()),
+    )
+    .await;
+    let sourced = match source.await {
+        Ok(result) => result,
+        Err(join) => {
+            tracing::error!(%join, "config source task failed");
+            Ok(())
+        }
+    };
+    served?;
+    sourced
+}
+
+async fn cluster_client(kubeconfig: Option<&PathBuf>) -> Result<kube::Client, CliError> {
+    let error = |e: &dyn std::fmt::Display| CliError::Cluster(e.to_string());
+    let client = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| error(&e))?;
+            let options = kube::config::KubeConfigOptions::default();
+            let config = kube::Config::from_custom_kubeconfig(file, &options)
+                .await
+                .map_err(|e| error(&e))?;
+            kube::Client::try_from(config).map_err(|e| error(&e))?
+        }
+        None => kube::Client::try_default().await.map_err(|e| error(&e))?,
+    };
+    Ok(client)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `NAMESPACE/NAME`.
+pub fn parse_object_key(text: &str) -> Result<ObjectKey, String> {
+    match text.split_once('/') {
+        Some((namespace, name))
+            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+        {
+            Ok(ObjectKey::new(namespace, name))
+        }
+        _ => Err(format!("{text:?}: expected NAMESPACE/NAME")),
+    }
+}
+
+/// `NAMESPACE/NAME:PORT` (a port number or name).
+pub fn parse_service_ref(text: &str) -> Result<ServiceRef, String> {
+    let (key, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text:?}: expected NAMESPACE/NAME:PORT"))?;
+    let key = parse_object_key(key)?;
+    let port = match port.parse::<u16>() {
+        Ok(0) => return Err(format!("{text:?}: port 0 is not a port")),
+        Ok(number) => PortRef::Number(number),
+        Err(_) if !port.is_empty() => PortRef::Name(Arc::from(port)),
+        Err(_) => return Err(format!("{text:?}: expected NAMESPACE/NAME:PORT")),
+    };
+    Ok(ServiceRef {
+        namespace: key.namespace,
+        name: key.name,
+        port,
+    })
+}
