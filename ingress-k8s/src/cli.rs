@@ -19,7 +19,11 @@ pub const DEFAULT_CONTROLLER_NAME: &str = "ingress-engine.dev/controller";
 
 /// Command-line flags of `ingress-proxy`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "ingress-proxy", version, about = "Kubernetes Ingress proxy and controller")]
+#[command(
+    name = "ingress-proxy",
+    version,
+    about = "Kubernetes Ingress proxy and controller"
+)]
 pub struct Args {
     /// Serve from this directory of manifests (YAML/JSON) instead of a cluster.
     #[arg(long, value_name = "DIR")]
@@ -53,7 +57,12 @@ pub struct Args {
     #[arg(long, value_name = "NAMESPACE/NAME:PORT", value_parser = parse_service_ref)]
     pub default_backend_service: Option<ServiceRef>,
     /// Addresses written to Ingress status (comma-separated IPs or host names).
-    #[arg(long, value_name = "ADDR[,ADDR]", value_delimiter = ',', conflicts_with = "publish_service")]
+    #[arg(
+        long,
+        value_name = "ADDR[,ADDR]",
+        value_delimiter = ',',
+        conflicts_with = "publish_service"
+    )]
     pub publish_status_address: Vec<String>,
     /// Service whose addresses are written to Ingress status.
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
@@ -65,7 +74,12 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "ingress-engine-leader")]
     pub election_id: String,
     /// Namespace of the Lease (the controller's own).
-    #[arg(long, value_name = "NAMESPACE", env = "POD_NAMESPACE", default_value = "ingress-engine")]
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        env = "POD_NAMESPACE",
+        default_value = "ingress-engine"
+    )]
     pub election_namespace: String,
 }
 
@@ -121,9 +135,14 @@ impl Args {
         let local = self.manifests.is_some();
         let pick = |given: Option<SocketAddr>, local_default: &str, cluster_default: &str| {
             given.unwrap_or_else(|| {
-                let text = if local { local_default } else { cluster_default };
+                let text = if local {
+                    local_default
+                } else {
+                    cluster_default
+                };
                 // Both defaults are literal, valid socket addresses.
-                text.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+                text.parse()
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
             })
         };
         [
@@ -173,13 +192,23 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
     let bind = |which: &'static str, addr: SocketAddr| async move {
         TcpListener::bind(addr)
             .await
-            .map_err(|source| CliError::Bind { which, addr, source })
+            .map_err(|source| CliError::Bind {
+                which,
+                addr,
+                source,
+            })
     };
     let listeners = ingress_proxy::Listeners {
         http: Some(bind("--http-addr", http).await?),
         https: Some(bind("--https-addr", https).await?),
         admin: Some(bind("--admin-addr", admin).await?),
     };
+    if let [Some(http), Some(https), Some(admin)] =
+        [&listeners.http, &listeners.https, &listeners.admin]
+            .map(|l| l.as_ref().and_then(|l| l.local_addr().ok()))
+    {
+        tracing::info!(%http, %https, %admin, "listening");
+    }
     let (writer, reader) = ingress_core::table(args.table_config());
     let until = |mut stop: watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -190,7 +219,10 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
             let source = ManifestSource::new(dir);
             let stop = stop.clone();
             tokio::spawn(async move {
-                source.run(writer, until(stop)).await.map_err(CliError::from)
+                source
+                    .run(writer, until(stop))
+                    .await
+                    .map_err(CliError::from)
             })
         }
         None => {
