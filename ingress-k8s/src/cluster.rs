@@ -99,15 +99,15 @@ impl ClusterSource {
             debounce: config.debounce,
             published: published.clone(),
         };
-        let sync_task = tokio::spawn(sync.run(client.clone(), stores_tx));
+        let sync_task = AbortOnDrop(tokio::spawn(sync.run(client.clone(), stores_tx)));
 
         let (stop_tx, stop_rx) = watch::channel(false);
-        let election = tokio::spawn(leader::run_election(
+        let mut election = AbortOnDrop(tokio::spawn(leader::run_election(
             client.clone(),
             config.lease.clone(),
             leading.clone(),
             stop_rx,
-        ));
+        )));
 
         let reporter = Reporter {
             controller: config.reporter.clone(),
@@ -118,14 +118,9 @@ impl ClusterSource {
         let mut table_rx = published.subscribe();
         let mut leading_rx = leading.subscribe();
         tokio::pin!(shutdown);
-        let stores = loop {
-            tokio::select! {
-                () = &mut shutdown => break None,
-                changed = stores_rx.wait_for(Option::is_some) => match changed {
-                    Ok(stores) => break stores.clone(),
-                    Err(_) => break None,
-                },
-            }
+        let stores = tokio::select! {
+            () = &mut shutdown => None,
+            changed = stores_rx.wait_for(Option::is_some) => changed.ok().and_then(|s| s.clone()),
         };
         if let Some(stores) = stores {
             loop {
@@ -156,10 +151,20 @@ impl ClusterSource {
                 }
             }
         }
-        sync_task.abort();
+        drop(sync_task);
         stop_tx.send_replace(true);
-        if election.await.is_err() {
+        if (&mut election.0).await.is_err() {
             tracing::warn!("leader election task failed");
         }
+    }
+}
+
+/// Aborts a spawned task when dropped, so dropping [`ClusterSource::run`]'s future (a crash, a
+/// cancelled test) stops its watches and its Lease renewals with it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -32,6 +32,7 @@ pub(crate) struct Stores {
 }
 
 /// One event of one watched kind, typed for the merge.
+#[allow(clippy::large_enum_variant)] // moved once from the stream into `handle`; boxing buys nothing
 enum KindEvent {
     Ingress(watcher::Event<net::Ingress>),
     IngressClass(watcher::Event<net::IngressClass>),
