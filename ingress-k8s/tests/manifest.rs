@@ -4,9 +4,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use ingress_core::{ObjectKey, TableConfig, table};
+use ingress_core::ObjectKey;
 use ingress_k8s::{ManifestDirectory, ManifestError, ManifestObject, parse_manifest};
 
 const SERVICE: &str =
@@ -200,6 +199,9 @@ fn a_broken_file_keeps_its_previous_content_and_affects_nothing_else() {
 #[cfg(feature = "watch")]
 #[tokio::test]
 async fn the_watched_directory_publishes_changes() {
+    use std::time::Duration;
+
+    use ingress_core::{TableConfig, table};
     use ingress_k8s::ManifestSource;
 
     let temp = TempDir::new("watch");

@@ -86,7 +86,7 @@ impl ManifestSource {
         status
     }
 
-    /// Publishes the directory, then re-reads it within about [`DEBOUNCE`] of every change
+    /// Publishes the directory, then re-reads it within about 100 ms of every change
     /// until `shutdown` completes.
     ///
     /// Uses the platform's file notifications, or polls every 500 ms where they are unavailable.
