@@ -54,7 +54,8 @@ pub fn host(authority: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Normalises a request path for matching: the query string dropped, percent-encoded
-/// unreserved characters decoded (other escapes kept, with upper-case hex), repeated `/`
+/// unreserved characters decoded (other escapes kept, with upper-case hex; a `%` that starts
+/// no escape becomes `%25`), repeated `/`
 /// merged, then dot-segments removed (RFC 3986 §5.2.4). A path not starting with `/` (such as
 /// `*`) is matched as if it did.
 ///
@@ -137,6 +138,13 @@ fn decode_unreserved(path: &str) -> String {
             i += 3;
             continue;
         }
+        if bytes[i] == b'%' {
+            // A '%' that starts no escape is data: encode it, so that a later decoded
+            // character can never combine with it into a new escape (keeps this idempotent).
+            out.push_str("%25");
+            i += 1;
+            continue;
+        }
         // Copy one whole UTF-8 character (input is a &str, so boundaries are valid).
         let len = utf8_len(bytes[i]);
         out.push_str(&path[i..i + len]);
@@ -211,8 +219,9 @@ mod tests {
             ("/a%2fb", "/a%2Fb"),
             ("/a%2Fb/../c", "/c"),
             ("/%e4%b8%ad", "/%E4%B8%AD"),
-            ("/%zz", "/%zz"),
-            ("/%4", "/%4"),
+            ("/%zz", "/%25zz"),
+            ("/%4", "/%254"),
+            ("/%5%65F", "/%255eF"),
             ("/.hidden/..x", "/.hidden/..x"),
             ("/q?a=/../b", "/q"),
         ];
