@@ -1,2 +1,5 @@
-//! Shared helpers for the examples: the walkthrough of the whole topology and the minimal
-//! embedding of `ingress-core`.
+//! Shared pieces of the examples: the walkthrough's small "tomcat" pods and its one-request
+//! HTTP/HTTPS client.
+
+pub mod client;
+pub mod pod;
