@@ -226,7 +226,7 @@ fn interval_centis(seconds: f64, version: Version) -> Option<u16> {
     }
     // 1 ≤ centis ≤ 25500 here, so the cast is exact.
     let centis = centis as u16;
-    (version == Version::V3 || centis % 100 == 0).then_some(centis)
+    (version == Version::V3 || centis.is_multiple_of(100)).then_some(centis)
 }
 
 fn default_priority() -> u8 {

@@ -102,7 +102,8 @@ fn fractional_advert_int_is_version_3_only() {
 #[test]
 fn invalid_fields_are_named() {
     let base = parse(TUTORIAL);
-    let cases: Vec<(fn(&mut VrrpConfig), &str)> = vec![
+    type Mutation = fn(&mut VrrpConfig);
+    let cases: Vec<(Mutation, &str)> = vec![
         (|c| c.virtual_router_id = 0, "virtual_router_id"),
         (|c| c.priority = 0, "priority"),
         (|c| c.version = 4, "version"),

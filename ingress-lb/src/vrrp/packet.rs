@@ -133,7 +133,7 @@ impl Advertisement {
             Version::V2 => {
                 let seconds = u8::try_from(self.interval_centis / 100)
                     .ok()
-                    .filter(|s| *s > 0 && self.interval_centis % 100 == 0)
+                    .filter(|s| *s > 0 && self.interval_centis.is_multiple_of(100))
                     .ok_or(PacketError::Unencodable("interval_centis"))?;
                 let auth_type = match self.authentication {
                     Authentication::None => 0,
