@@ -74,6 +74,7 @@ mod interface;
 mod packet;
 mod socket;
 mod state;
+mod track;
 
 // The public surface: configuration, the driver entry point, and the pure parts for embedders
 // and tests.
@@ -84,3 +85,4 @@ pub use packet::{
     Version, parse_ipv4,
 };
 pub use state::{Action, Discard, GARP_REPEAT_DELAY, Router, RouterConfig, State};
+pub(crate) use track::{balancer_health, run_with_server};
