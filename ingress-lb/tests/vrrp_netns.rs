@@ -222,3 +222,85 @@ fn failover_time_ours_vs_keepalived() {
         println!("{line}");
     }
 }
+
+/// The real `ingress-lb` binary with a `[vrrp]` section: the node whose upstream dies (its
+/// active health check fails) hands the address to the node that can still serve.
+#[test]
+fn ingress_lb_binary_hands_the_vip_over_when_its_upstream_dies() {
+    let _serial = serial();
+    if !can_run(&["ip", "arping"]) {
+        return;
+    }
+    const LB_PORT: u16 = 38999;
+    let mut lab = Lab::new(&["a", "b", "c"]);
+    let node = lab::node_binary();
+    let node = node.to_str().expect("utf-8 path");
+    let mut backends = Vec::new();
+    let mut balancers = Vec::new();
+    for (host, priority) in [("a", 100), ("b", 90)] {
+        let name = format!("{host}-backend");
+        backends
+            .push(lab.start_command(host, &[node, "--listen", "127.0.0.1:9000", "--name", &name]));
+        let config = lab.write_file(
+            &format!("{host}-lb.toml"),
+            &format!(
+                "[upstreams.ingress]\n\
+                 servers = [{{ address = \"127.0.0.1:9000\" }}]\n\
+                 health_check = {{ interval = \"200ms\", timeout = \"200ms\" }}\n\
+                 [[listeners]]\naddress = \"0.0.0.0:{LB_PORT}\"\nupstream = \"ingress\"\n\
+                 [vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 50\npriority = {priority}\n\
+                 advert_int = 1\nvirtual_ipaddress = [\"{}/24\"]\n",
+                lab::VIP
+            ),
+        );
+        let config = config.to_str().expect("utf-8 path").to_owned();
+        balancers.push(lab.start_command(
+            host,
+            &[env!("CARGO_BIN_EXE_ingress-lb"), "--config", &config],
+        ));
+        if host == "a" {
+            assert!(
+                wait_until(ELECTION, || lab.connect_port("c", LB_PORT).as_deref()
+                    == Some("a-backend"))
+                .is_some(),
+                "a's balancer serves the virtual address"
+            );
+        }
+    }
+    assert_stays_master(&lab, "a", "b's balancer follows a");
+
+    // a's only upstream dies: its health check fails within 200 ms, VRRP goes to Fault and
+    // sends priority 0, b takes over after its skew time.
+    lab.signal(backends[0], "KILL");
+    let took = wait_until(Duration::from_secs(3), || {
+        lab.connect_port("c", LB_PORT).as_deref() == Some("b-backend")
+    })
+    .expect("b's balancer serves after a's upstream died");
+    println!("ingress-lb upstream death → hand-over: {took:?}");
+    assert_eq!(lab.vip_holders(ROUTERS), ["b"]);
+
+    // The upstream comes back: a is healthy again and preempts.
+    lab.start_command(
+        "a",
+        &[node, "--listen", "127.0.0.1:9000", "--name", "a-backend"],
+    );
+    assert!(
+        wait_until(ELECTION, || lab.connect_port("c", LB_PORT).as_deref()
+            == Some("a-backend"))
+        .is_some(),
+        "a preempts once its upstream is back"
+    );
+
+    // Shutting a's balancer down releases the address at once.
+    lab.signal(balancers[0], "TERM");
+    assert!(
+        lab.wait_exit(balancers[0], Duration::from_secs(5)),
+        "ingress-lb exits on SIGTERM"
+    );
+    let took = wait_until(Duration::from_secs(2), || {
+        lab.vip_holders(ROUTERS) == ["b"]
+            && lab.connect_port("c", LB_PORT).as_deref() == Some("b-backend")
+    })
+    .expect("b's balancer serves after a's clean shutdown");
+    println!("ingress-lb clean shutdown → hand-over: {took:?}");
+}

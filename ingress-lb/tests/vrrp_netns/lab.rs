@@ -240,6 +240,18 @@ impl Lab {
         index
     }
 
+    /// Runs `args` inside `host`'s namespace; output goes to a log file.
+    pub(crate) fn start_command(&mut self, host: &str, args: &[&str]) -> usize {
+        self.spawn(host, args, None)
+    }
+
+    /// Writes a file into the lab's directory.
+    pub(crate) fn write_file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        fs::write(&path, contents).expect("write lab file");
+        path
+    }
+
     fn spawn(&mut self, host: &str, args: &[&str], extra_pid_file: Option<PathBuf>) -> usize {
         let index = self.processes.len();
         let log = self.dir.join(format!("{host}-{index}.log"));
@@ -323,10 +335,15 @@ impl Lab {
 
     /// One TCP connection from `client` to the virtual address: the answering host's name.
     pub(crate) fn connect(&self, client: &str) -> Option<String> {
+        self.connect_port(client, PORT)
+    }
+
+    /// One TCP connection from `client` to the virtual address on `port`: the answer's line.
+    pub(crate) fn connect_port(&self, client: &str, port: u16) -> Option<String> {
         let out = Command::new("ip")
             .args(["netns", "exec", &self.namespace(client)])
             .arg(node_binary())
-            .args(["--connect", &format!("{VIP}:{PORT}"), "--timeout-ms", "250"])
+            .args(["--connect", &format!("{VIP}:{port}"), "--timeout-ms", "250"])
             .stderr(Stdio::null())
             .output()
             .ok()?;
