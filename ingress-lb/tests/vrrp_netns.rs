@@ -175,6 +175,47 @@ fn keepalived_and_ours_agree_on_one_master_and_fail_over_both_ways() {
 }
 
 #[test]
+fn keepalived_version_3_and_ours_agree_and_fail_over_both_ways() {
+    let _serial = serial();
+    if !can_run(&["ip", "arping", "keepalived"]) {
+        return;
+    }
+    let mut lab = Lab::new(&["a", "b", "c"]);
+    // Version 3: checksum over the IPv4 pseudo-header, centisecond interval, no authentication.
+    let keepalived = lab.start_keepalived_version("a", 100, 3);
+    assert_master(&lab, "a", ELECTION, "keepalived (v3) elected");
+    let ours = lab.start_ours("b", 90, "version = 3");
+    assert_stays_master(&lab, "a", "ours follows keepalived's v3 adverts");
+    let took = crash_and_measure(&mut lab, keepalived, "b", "keepalived (v3) crashes");
+    println!("keepalived→ours (v3) crash failover: {took:?}");
+    lab.start_keepalived_version("a", 80, 3);
+    assert_stays_master(&lab, "b", "keepalived (v3) at 80 follows ours at 90");
+    let took = crash_and_measure(&mut lab, ours, "a", "ours (v3) crashes");
+    println!("ours→keepalived (v3) crash failover: {took:?}");
+}
+
+#[test]
+fn ours_with_unicast_peers_elect_and_fail_over() {
+    let _serial = serial();
+    if !can_run(&["ip", "arping"]) {
+        return;
+    }
+    let mut lab = Lab::new(&["a", "b", "c"]);
+    let a = lab.start_ours(
+        "a",
+        100,
+        "unicast_src_ip = \"10.231.0.1\"\nunicast_peer = [\"10.231.0.2\"]",
+    );
+    assert_master(&lab, "a", ELECTION, "first election (unicast)");
+    lab.start_ours("b", 90, "unicast_peer = [\"10.231.0.1\"]");
+    assert_stays_master(&lab, "a", "b follows a's unicast adverts");
+    let took = crash_and_measure(&mut lab, a, "b", "crash of a (unicast)");
+    println!("ours→ours unicast crash failover: {took:?}");
+    lab.start_ours("a", 100, "unicast_peer = [\"10.231.0.2\"]");
+    assert_master(&lab, "a", ELECTION, "a preempts back (unicast)");
+}
+
+#[test]
 fn failover_time_ours_vs_keepalived() {
     let _serial = serial();
     if !can_run(&["ip", "arping", "keepalived"]) {

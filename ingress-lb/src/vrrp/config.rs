@@ -81,11 +81,11 @@ pub struct AuthenticationConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum InitialState {
     /// `MASTER`
-    #[serde(alias = "master")]
-    MASTER,
+    #[serde(rename = "MASTER", alias = "master")]
+    Master,
     /// `BACKUP`
-    #[serde(alias = "backup")]
-    BACKUP,
+    #[serde(rename = "BACKUP", alias = "backup")]
+    Backup,
 }
 
 /// A virtual address with its prefix length, as `ip addr add` takes it.

@@ -34,7 +34,7 @@ version = 2                           # keepalived's default vrrp_version (neede
 #[test]
 fn tutorial_keepalived_instance_translates_line_for_line() {
     let config = parse(TUTORIAL);
-    assert_eq!(config.state, Some(InitialState::MASTER));
+    assert_eq!(config.state, Some(InitialState::Master));
     let router = config.router_config(PRIMARY).expect("valid");
     assert_eq!(
         router,

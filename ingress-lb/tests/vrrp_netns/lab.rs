@@ -185,17 +185,32 @@ impl Lab {
         self.spawn(host, &args, None)
     }
 
-    /// Starts keepalived (VRRP only, version 2, PASS as in the reference configuration) and a
-    /// listener answering `host`.
+    /// Starts keepalived (VRRP only, version 2 with PASS as in the reference configuration)
+    /// and a listener answering `host`.
     pub(crate) fn start_keepalived(&mut self, host: &str, priority: u8) -> usize {
+        self.start_keepalived_version(host, priority, 2)
+    }
+
+    /// Starts keepalived speaking `version` (2: with `auth_type PASS`; 3: no authentication).
+    pub(crate) fn start_keepalived_version(
+        &mut self,
+        host: &str,
+        priority: u8,
+        version: u8,
+    ) -> usize {
         let config = self.dir.join(format!("{host}-keepalived.conf"));
+        let authentication = if version == 2 {
+            "  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n"
+        } else {
+            ""
+        };
         fs::write(
             &config,
             format!(
-                "global_defs {{\n  router_id {host}\n  vrrp_version 2\n}}\n\
+                "global_defs {{\n  router_id {host}\n  vrrp_version {version}\n}}\n\
                  vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 50\n  \
-                 priority {priority}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
-                 auth_pass 1111\n  }}\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+                 priority {priority}\n  advert_int 1\n{authentication}  virtual_ipaddress {{\n    \
+                 {VIP}/24\n  }}\n}}\n"
             ),
         )
         .expect("write keepalived config");
