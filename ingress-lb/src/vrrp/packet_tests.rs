@@ -39,6 +39,42 @@ const V3_VECTOR: &str = "313264010064b438c0a80a0f";
 const V2_VECTOR: &str = "2132640101014cb1c0a80a0f3131313100000000";
 const V3_UNICAST_VECTOR: &str = "3107ff020032a2d90ae700640ae70065";
 
+/// Whole IPv4 datagrams keepalived 2.2.7 sent for the tutorial's instance from 10.231.0.1
+/// (captured with a raw socket in a test namespace): `vrrp_version 2` with `auth_type PASS`,
+/// then `vrrp_version 3`.
+const KEEPALIVED_V2_DATAGRAM: &str =
+    "45c0002800010000ff70cfaa0ae70001e00000122132640101014cb1c0a80a0f3131313100000000";
+const KEEPALIVED_V3_DATAGRAM: &str =
+    "45c0002000010000ff70cfb20ae70001e0000012313264010064b439c0a80a0f";
+
+#[test]
+fn keepalived_datagrams_decode_and_re_encode_byte_for_byte() {
+    let sender = Ipv4Addr::new(10, 231, 0, 1);
+    for (datagram, expected) in [
+        (KEEPALIVED_V2_DATAGRAM, tutorial_v2()),
+        (KEEPALIVED_V3_DATAGRAM, tutorial_v3()),
+    ] {
+        let datagram = hex(datagram);
+        let (header, payload) = parse_ipv4(&datagram).expect("valid IPv4 header");
+        assert_eq!(
+            header,
+            Ipv4Header {
+                source: sender,
+                destination: VRRP_MULTICAST,
+                ttl: 255,
+                protocol: 112
+            }
+        );
+        let advert = Advertisement::decode(payload, header.source, header.destination)
+            .expect("keepalived's advert verifies");
+        assert_eq!(advert, expected);
+        assert_eq!(
+            advert.encode(sender, VRRP_MULTICAST).expect("encodable"),
+            payload
+        );
+    }
+}
+
 #[test]
 fn v3_encodes_byte_exact_with_pseudo_header_checksum() {
     let bytes = tutorial_v3()
