@@ -7,8 +7,12 @@
 //!
 //! # From keepalived.conf to `[vrrp]`
 //!
-//! The reference `vrrp_instance`, line for line (the standby uses `priority = 90`; keep the same
-//! `virtual_router_id` on both nodes: routers of one group must share it):
+//! `[vrrp]` is a section of the ingress-lb configuration file; `ingress-lb --config FILE` then
+//! runs the balancer and the VRRP instance together, and the instance follows the balancer's
+//! health (every listener's upstream group has a server it can pick). The reference
+//! `vrrp_instance`, line for line (the standby uses `priority = 90`; keep the same
+//! `virtual_router_id` on both nodes, whatever the reference's comment about 51 says: routers of
+//! one group must share it):
 //!
 //! ```toml
 //! [vrrp]                                # vrrp_instance VI_1 {
@@ -60,6 +64,9 @@
 //! - `state`: [`Router`], the RFC 5798 §6 state machine, sans-IO like quinn-proto: inputs carry
 //!   `now`, effects come out as [`Action`]s, [`Router::poll_timeout`] names the next deadline.
 //!   Tests simulate N routers on one virtual clock.
+//! - `track`: inside ingress-lb, `Server::run` starts the driver with the balancer's health
+//!   sampled every 100 ms and stops it (cleanly) at shutdown. A reload keeps the running
+//!   instance; a changed `[vrrp]` needs a restart.
 //! - `driver` ([`run`]): a raw IPv4 socket for protocol 112 (socket2, bound to the interface,
 //!   TTL 255, member of 224.0.0.18), virtual addresses added and removed over rtnetlink,
 //!   gratuitous ARP by `arping -U` (iputils-arping, run as a child process since `unsafe` is
