@@ -303,8 +303,14 @@ impl Lab {
     }
 
     /// Simulates the node dying: SIGKILL, then the address goes away with the node.
+    /// A dead node also stops its helpers: our node's `arping` bursts would otherwise go on
+    /// announcing the address for up to 5 s after the process is killed.
     pub(crate) fn crash(&mut self, index: usize) {
+        let helpers = children_of(self.processes[index].child.id());
         self.signal(index, "KILL");
+        for helper in helpers {
+            kill("KILL", &helper.to_string());
+        }
         let _ = self.processes[index].child.wait();
         let host = self.processes[index].host.clone();
         let ns = self.namespace(&host);
@@ -435,6 +441,22 @@ pub(crate) fn holds_for(period: Duration, mut condition: impl FnMut() -> bool) -
         std::thread::sleep(Duration::from_millis(100));
     }
     true
+}
+
+/// Child processes of `pid` (every thread's `children` list: tokio spawns from worker threads).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn kill(signal: &str, pid: &str) {
