@@ -444,3 +444,22 @@ fn version_2_skew_uses_whole_seconds() {
     // RFC 3768: 3 × 3 s + (256 − 100) / 256 s.
     assert_eq!(router.poll_timeout(), Some(t0 + ms(9000 + 609)));
 }
+
+#[test]
+fn unhealthy_at_startup_without_weight_starts_in_fault_and_stays_silent() {
+    let t0 = Instant::now();
+    let mut router = Router::new(config(100));
+    router.set_health(t0, false);
+    router.startup(t0);
+    assert_eq!(
+        drain(&mut router),
+        vec![Action::Transition {
+            from: State::Initialize,
+            to: State::Fault
+        }]
+    );
+    assert_eq!(router.poll_timeout(), None);
+    router.handle_timeout(t0 + ms(60_000));
+    assert_eq!(router.state(), State::Fault);
+    assert!(drain(&mut router).is_empty(), "no advert, no address");
+}
