@@ -45,8 +45,11 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Listening sockets (nginx `server { listen …; proxy_pass …; }`).
     pub listeners: Vec<ListenerConfig>,
-    // Extension point: the `[vrrp]` section is added here as `pub vrrp: Option<…>` by the VRRP
-    // work; `Config::from_toml` needs no change because serde reads the new field.
+    /// VRRP virtual-IP failover (keepalived's `vrrp_instance`); none by default. Every field
+    /// and the keepalived translation: [`crate::vrrp`]. Read at start; a reload keeps the running
+    /// VRRP instance as it is.
+    #[serde(default)]
+    pub vrrp: Option<crate::vrrp::VrrpConfig>,
 }
 
 /// One upstream group (nginx `upstream`).

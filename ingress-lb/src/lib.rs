@@ -120,7 +120,7 @@ pub async fn run_from_file(
         }
         None => None,
     };
-    // Extension point: the VRRP driver (`config.vrrp`) is started here, next to the server.
+    // The VRRP driver (`config.vrrp`) is started by `Server::run`, next to the accept loops.
     let server = Server::new(config)?;
     server
         .watch_config(path.to_path_buf(), DEFAULT_POLL_INTERVAL)

@@ -204,8 +204,19 @@ impl Server {
             ));
         }
         shared.tracker.spawn(health_supervisor(self.shared.clone()));
-        // Extension point: other drivers tied to the server's lifetime (the VRRP driver when
-        // `config.vrrp` is set) are spawned here with `shared.tracker` and `shared.cancel`.
+        // VRRP (`crate::vrrp`): the virtual address follows this balancer's health and is
+        // released on shutdown before the tracker's wait ends.
+        if let Some(vrrp) = shared.snapshot.load().config.vrrp.clone() {
+            let sampled = self.shared.clone();
+            let sample = move || {
+                crate::vrrp::balancer_health(&sampled.snapshot.load(), std::time::Instant::now())
+            };
+            shared.tracker.spawn(crate::vrrp::run_with_server(
+                vrrp,
+                sample,
+                shared.cancel.clone(),
+            ));
+        }
         tokio::select! {
             () = shutdown => {}
             () = shared.cancel.cancelled() => {}

@@ -88,6 +88,11 @@ impl Config {
                 ));
             }
         }
+        // `[vrrp]`: every field is checked here; the advert source is only known at run time.
+        if let Some(vrrp) = &self.vrrp {
+            vrrp.router_config(std::net::Ipv4Addr::UNSPECIFIED)
+                .map_err(|error| (None, error.to_string()))?;
+        }
         for (index, listener) in self.listeners.iter().enumerate() {
             let wanted = std::iter::once(("upstream".to_string(), &listener.upstream)).chain(
                 listener
