@@ -77,7 +77,7 @@ impl CertificateCache {
         let parsed = match parse_secret(secret, &self.provider) {
             Ok(key) => Some(Arc::new(key)),
             Err(error) => {
-                let name = binding.secret.to_string();
+                let name = secret.meta.key().to_string();
                 tracing::warn!(secret = %name, %error, "TLS Secret unusable; its hosts get the default certificate");
                 self.metrics
                     .tls_secret_errors
