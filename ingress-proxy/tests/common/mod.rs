@@ -1,5 +1,6 @@
 //! Shared test fixtures: cluster objects in one line, a running proxy, clients.
-#![allow(dead_code)]
+// Each test binary uses a different subset of the fixtures, and `pub` is how they share them.
+#![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
 pub mod tls;
