@@ -172,8 +172,10 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_millis(period));
             let mut present = false;
+            let (mut swaps, mut busy) = (0u32, Duration::ZERO);
             loop {
                 interval.tick().await;
+                let started = std::time::Instant::now();
                 if present {
                     writer.apply(Change::DeleteIngress(ObjectKey::new("bench", "host99")));
                 } else {
@@ -181,6 +183,11 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 present = !present;
                 writer.commit();
+                busy += started.elapsed();
+                swaps += 1;
+                if swaps % 1000 == 0 {
+                    eprintln!("bench-proxy: {swaps} swaps, mean commit {:?}", busy / swaps);
+                }
             }
         });
     }

@@ -133,6 +133,13 @@ peak_rss_mib() {  # sum of VmHWM over a pid and its children
   done
   awk -v k="$total" 'BEGIN { printf "%.1f", k / 1024 }'
 }
+cpu_ticks() {  # user+system clock ticks of a pid and its children
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 to_ms() {  # wrk latency ("850.00us", "1.20ms", "1.01s") -> milliseconds
   awk -v v="$1" 'BEGIN {
     if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
@@ -144,7 +151,10 @@ drive() {  # name scheme port pid
   local name="$1" scheme="$2" port="$3" pid="$4" out
   # Warm-up: connections, pools and TLS sessions.
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/requests.lua" "$scheme://127.0.0.1:$port" >/dev/null
+  local before after
+  before="$(cpu_ticks "$pid")"
   out="$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/requests.lua" "$scheme://127.0.0.1:$port")"
+  after="$(cpu_ticks "$pid")"
   echo "$out" > "$WORK/wrk-$name-$scheme.txt"
   local rps p50 p99 errors non2xx
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
@@ -152,7 +162,11 @@ drive() {  # name scheme port pid
   p99="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
   non2xx="$(awk '/Non-2xx/ {print $5}' <<<"$out")"
   errors="$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")"
-  RESULTS+=("$name|$scheme|$rps|$p50|$p99|$(peak_rss_mib "$pid")|$(( ${non2xx:-0} + ${errors:-0} ))")
+  local requests cpu_us
+  requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+  cpu_us="$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0 }')"
+  RESULTS+=("$name|$scheme|$rps|$p50|$p99|$(peak_rss_mib "$pid")|$(( ${non2xx:-0} + ${errors:-0} ))|$cpu_us")
 }
 
 # --- run: rounds interleave the proxies, so background load hits them alike ----------------
@@ -207,16 +221,18 @@ echo
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, 50 host/path pairs, median of $ROUNDS interleaved rounds;"
 echo "proxy pinned to CPU $PROXY_CPU (1 worker/thread), backend + wrk pinned to CPU $LOAD_CPU"
 echo
-echo "| proxy | scheme | requests/s | p50 ms | p99 ms | peak RSS MiB | errors | rps vs nginx | p99 vs nginx |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| proxy | scheme | requests/s | p50 ms | p99 ms | peak RSS MiB | errors | proxy CPU µs/request | rps vs nginx | p99 vs nginx | CPU/request vs nginx |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for name in ingress-proxy nginx haproxy "ingress-proxy (swap 10 ms)"; do
   for s in http https; do
     rps="$(stat "$name" "$s" 3)"; p50="$(stat "$name" "$s" 4)"; p99="$(stat "$name" "$s" 5)"
     rss="$(column "$name" "$s" 6 | sort -g | tail -1)"; err="$(total "$name" "$s" 7)"
+    cpu="$(stat "$name" "$s" 8)"; ncpu="$(stat nginx "$s" 8)"
     nrps="$(stat nginx "$s" 3)"; np99="$(stat nginx "$s" 5)"
     ratio="$(awk -v a="$rps" -v b="$nrps" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
     pratio="$(awk -v a="$p99" -v b="$np99" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
-    echo "| $name | $s | $rps | $p50 | $p99 | $rss | $err | $ratio | $pratio |"
+    cratio="$(awk -v a="$cpu" -v b="$ncpu" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+    echo "| $name | $s | $rps | $p50 | $p99 | $rss | $err | $cpu | $ratio | $pratio | $cratio |"
   done
 done
 echo
@@ -224,4 +240,10 @@ for s in http https; do
   base="$(stat ingress-proxy "$s" 3)"; swapped="$(stat "ingress-proxy (swap 10 ms)" "$s" 3)"
   awk -v a="$swapped" -v b="$base" -v s="$s" \
     'BEGIN { if (b > 0) printf "Swap cost (%s): %.1f%% requests/s lost with a rebuilt table published every 10 ms\n", s, (1 - a / b) * 100 }'
+  base="$(stat ingress-proxy "$s" 8)"; swapped="$(stat "ingress-proxy (swap 10 ms)" "$s" 8)"
+  awk -v a="$swapped" -v b="$base" -v s="$s" \
+    'BEGIN { if (b > 0) printf "Swap cost (%s): %.1f%% more proxy CPU per request\n", s, (a / b - 1) * 100 }'
 done
+echo
+echo "The machine may be shared: requests/s and latency move with background load; CPU µs/request"
+echo "(from /proc/PID/stat over the measured run) is the steadier efficiency figure."
