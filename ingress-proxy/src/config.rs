@@ -35,8 +35,8 @@ pub struct ProxyConfig {
     /// Services not listed use [`UpstreamProtocol::from_port_name`] on the Ingress's port
     /// name and otherwise HTTP/1.1 (see [`UpstreamProtocol`]).
     pub upstream_protocols: BTreeMap<String, UpstreamProtocol>,
-    /// Time an ejected (failed) endpoint is skipped by the endpoint picker, as long as the
-    /// Service has another endpoint that is not ejected.
+    /// Passive health: an endpoint that failed to connect is skipped for this long (nginx's
+    /// `fail_timeout`, with `max_fails=1`), unless it is the Service's only endpoint.
     pub passive_health_ejection: Duration,
 }
 

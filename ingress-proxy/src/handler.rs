@@ -266,13 +266,16 @@ async fn forward(
         Endpoints::External { .. } => &[],
         Endpoints::Ready(_) | Endpoints::Unavailable(_) => return Err(Failure::NoEndpoints),
     };
-    let now = Instant::now();
+    let now = std::time::Instant::now();
+    let mut pick = match &*endpoints {
+        Endpoints::Ready(addresses) => Some(shared.picker.start(backend, &endpoints, addresses)),
+        Endpoints::External { .. } | Endpoints::Unavailable(_) => None,
+    };
     let first = match &*endpoints {
         Endpoints::External { host, port } => Peer::External(host, *port),
         _ => Peer::Endpoint(
-            shared
-                .picker
-                .pick(ready, None, now)
+            pick.as_mut()
+                .and_then(|pick| pick.next(now))
                 .ok_or(Failure::NoEndpoints)?,
         ),
     };
@@ -314,19 +317,16 @@ async fn forward(
     let result = match shared.upstream.send(protocol, first_request).await {
         Err(UpstreamError::Connect(error)) => {
             shared.metrics.upstream_connect_failures.inc();
-            let failed = first.address();
-            if let Some(address) = failed {
-                shared.picker.report_failure(address, Instant::now());
+            let now = std::time::Instant::now();
+            if let Some(pick) = &pick {
+                pick.failed(now);
             }
             let second = retry_template
                 .filter(|_| cell.as_ref().is_none_or(|cell| cell.is_unsent()))
-                .and_then(|template| {
-                    Some((template, shared.picker.pick(ready, failed, Instant::now())?))
-                })
-                .filter(|(_, address)| Some(*address) != failed);
+                .and_then(|template| Some((template, pick.as_mut()?.next(now)?)));
             match second {
                 Some(((method, headers), address)) => {
-                    tracing::debug!(%error, upstream = ?failed, retry = %address, "upstream connect failed; retrying");
+                    tracing::debug!(%error, upstream = ?record.upstream, retry = %address, "upstream connect failed; retrying");
                     shared.metrics.upstream_retries.inc();
                     record.upstream = Some(address);
                     retried = true;
@@ -349,10 +349,8 @@ async fn forward(
     let mut response = match result {
         Ok(response) => response,
         Err(error) => {
-            if let (UpstreamError::Connect(_), Some(address), true) =
-                (&error, record.upstream, retried)
-            {
-                shared.picker.report_failure(address, Instant::now());
+            if let (UpstreamError::Connect(_), Some(pick), true) = (&error, &pick, retried) {
+                pick.failed(std::time::Instant::now());
                 shared.metrics.upstream_connect_failures.inc();
             }
             tracing::debug!(%error, upstream = ?record.upstream, "upstream request failed");
@@ -364,8 +362,8 @@ async fn forward(
             });
         }
     };
-    if let Some(address) = record.upstream {
-        shared.picker.report_success(address);
+    if let Some(pick) = &pick {
+        pick.succeeded();
     }
 
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;

@@ -55,8 +55,10 @@
 //! - **Upstream protocol.** HTTP/1.1 by default; h2c (prior knowledge) for gRPC when
 //!   [`ProxyConfig::upstream_protocols`] names the Service or the Ingress references the port by
 //!   a name such as `grpc` or `h2c` (see [`UpstreamProtocol`]).
-//! - **Endpoint choice.** Round-robin over ready endpoints skipping recently failed ones, behind
-//!   one internal type so `ingress_core::balance` policies can replace it.
+//! - **Endpoint choice.** One `ingress_core::balance::Balancer` per backend (nginx's smooth
+//!   weighted round-robin, `max_fails=1`, `fail_timeout` =
+//!   [`ProxyConfig::passive_health_ejection`]), rebuilt when its endpoint set changes; a
+//!   request's attempt makes the retry go to an endpoint not yet tried.
 //! - **Limits.** Connection count, request-head size/count/time (slowloris), TLS handshake time,
 //!   HTTP/2 concurrent streams and reset-stream limits (CVE-2023-44487): see [`Limits`].
 //! - **Observability.** One `tracing` event per request (target `ingress_proxy::access`) with
