@@ -235,7 +235,9 @@ where
             if admin {
                 admin::handle(shared, request).await
             } else {
-                handler::handle(shared, connection, request).await
+                // The request future is a few KiB; boxing it once keeps hyper's dispatcher
+                // from copying it around.
+                Box::pin(handler::handle(shared, connection, request)).await
             }
         }
     });
