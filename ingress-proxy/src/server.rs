@@ -152,18 +152,6 @@ impl Role {
 
 async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, context: Context) {
     loop {
-        // The admin listener does not count against the limit: it must answer probes even
-        // when the data plane is saturated.
-        let permit = match role {
-            Role::Admin => None,
-            Role::Http | Role::Https(_) => tokio::select! {
-                _ = context.drain.cancelled() => return,
-                permit = context.limit.clone().acquire_owned() => match permit {
-                    Ok(permit) => Some(permit),
-                    Err(_closed) => return,
-                },
-            },
-        };
         let accepted = tokio::select! {
             _ = context.drain.cancelled() => return,
             accepted = listener.accept() => accepted,
@@ -176,6 +164,20 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, conte
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        // Wait for a free slot before serving (and before accepting the next connection).
+        // Acquiring only after accept matters: a permit held by a loop idling in accept()
+        // would be lost to the other listeners. The admin listener does not count against
+        // the limit: it must answer probes even when the data plane is saturated.
+        let permit = match role {
+            Role::Admin => None,
+            Role::Http | Role::Https(_) => tokio::select! {
+                _ = context.drain.cancelled() => return,
+                permit = context.limit.clone().acquire_owned() => match permit {
+                    Ok(permit) => Some(permit),
+                    Err(_closed) => return,
+                },
+            },
         };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");

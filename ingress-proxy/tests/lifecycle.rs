@@ -174,3 +174,52 @@ async fn swapping_the_table_every_10ms_under_load_fails_no_request() {
         "snapshots were published: {start_generation} → {last}"
     );
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[web.address]);
+    writer.apply(Change::UpsertIngress(ingress(
+        "a",
+        1,
+        &[(Some("a.example"), "/", "web")],
+    )));
+    writer.commit();
+    let config = ProxyConfig {
+        limits: Limits {
+            max_connections: 1,
+            ..Limits::default()
+        },
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+    let request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+
+    let mut first = TcpStream::connect(proxy.http).await.expect("connect first");
+    first.write_all(request).await.expect("first request");
+    let mut buffer = [0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buffer))
+        .await
+        .expect("first answered")
+        .expect("read first");
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+
+    // The first connection stays open (keep-alive): the second is not served meanwhile.
+    let mut second = TcpStream::connect(proxy.http)
+        .await
+        .expect("connect second");
+    second.write_all(request).await.expect("second request");
+    let waiting = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buffer)).await;
+    assert!(
+        waiting.is_err(),
+        "second connection served while the first holds the only slot"
+    );
+
+    drop(first);
+    let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buffer))
+        .await
+        .expect("second answered once the first closed")
+        .expect("read second");
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+}

@@ -395,3 +395,70 @@ fn metric_value(text: &str, name: &str) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Sends raw bytes on a fresh connection and returns the status line of the answer.
+async fn raw_status_line(address: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(request).await.expect("write request");
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut received)).await;
+    String::from_utf8_lossy(&received)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn oversized_or_overlong_request_heads_are_refused() {
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[web.address]);
+    writer.apply(Change::UpsertIngress(ingress(
+        "a",
+        1,
+        &[(Some("a.example"), "/", "web")],
+    )));
+    writer.commit();
+    let config = ProxyConfig {
+        limits: ingress_proxy::Limits {
+            max_request_headers: 20,
+            max_request_header_bytes: 16 * 1024,
+            ..ingress_proxy::Limits::default()
+        },
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+
+    let mut many = String::from("GET / HTTP/1.1\r\nHost: a.example\r\n");
+    for i in 0..40 {
+        many.push_str(&format!("X-Header-{i}: {i}\r\n"));
+    }
+    many.push_str("Connection: close\r\n\r\n");
+    let status = raw_status_line(proxy.http, many.as_bytes()).await;
+    assert!(
+        status.starts_with("HTTP/1.1 431"),
+        "too many headers: {status:?}"
+    );
+
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a.example\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(32 * 1024)
+    );
+    let status = raw_status_line(proxy.http, big.as_bytes()).await;
+    assert!(
+        status.starts_with("HTTP/1.1 431"),
+        "oversized head: {status:?}"
+    );
+
+    let fine = "GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        raw_status_line(proxy.http, fine.as_bytes()).await,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(
+        web.requests.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only the fine request was forwarded"
+    );
+}
