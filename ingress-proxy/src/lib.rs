@@ -1,7 +1,81 @@
 //! The data plane: an HTTP/1.1, HTTP/2 and TLS reverse proxy that serves every request from the
 //! current `ingress-core` route table snapshot, so configuration changes apply without reloads.
 //!
-//! This crate will hold the listeners (HTTP, HTTPS with per-handshake certificate selection,
-//! admin), the per-request phases (route, pick an endpoint, forward, stream bodies) and the
-//! access log and metrics. It never depends on a Kubernetes client: config sources live in
-//! `ingress-k8s`.
+//! [`run`] takes bound listeners, a [`TableReader`](ingress_core::TableReader), a
+//! [`ProxyConfig`] and a shutdown future; whoever owns the matching `TableWriter` (a manifest
+//! directory, a cluster watch, a test) publishes snapshots and the proxy picks each one up on
+//! the next request or TLS handshake. This crate never depends on a Kubernetes client.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use ingress_core::{ClassSelection, TableConfig};
+//! use ingress_proxy::{Listeners, ProxyConfig};
+//! use tokio::net::TcpListener;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let (mut writer, reader) = ingress_core::table(TableConfig {
+//!     classes: ClassSelection {
+//!         controller_name: "k8s.io/ingress-nginx".into(),
+//!         class_names: vec!["nginx".into()],
+//!         watch_without_class: false,
+//!     },
+//!     default_backend: None,
+//!     default_certificate: None,
+//! });
+//! writer.commit(); // publish the first (empty) snapshot: /readyz turns 200
+//! let listeners = Listeners {
+//!     http: Some(TcpListener::bind("127.0.0.1:8080").await?),
+//!     https: Some(TcpListener::bind("127.0.0.1:8443").await?),
+//!     admin: Some(TcpListener::bind("127.0.0.1:10254").await?),
+//! };
+//! let shutdown = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! ingress_proxy::run(listeners, reader, ProxyConfig::default(), shutdown).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Design
+//!
+//! - **One snapshot per decision.** A request loads the table once (lock-free `ArcSwap`),
+//!   resolves its route to owned `Arc`s and drops the guard before any `.await`; a TLS handshake
+//!   does the same to pick its certificate. Publishing a new table never blocks or fails an
+//!   in-flight request, and a rotated certificate applies to the next handshake.
+//! - **Named phases per request** (`handler.rs`): resolve (host, path → route) → HTTP→HTTPS
+//!   redirect check → pick an endpoint (passive health) → forward (pooled keep-alive client,
+//!   one retry on another endpoint when the connection could not be made) → respond (hop-by-hop
+//!   headers removed, HSTS, streamed body, access-log record).
+//! - **Streaming both ways.** Bodies are never buffered whole; HTTP/1.1 `Upgrade` (WebSocket)
+//!   becomes a byte tunnel. Request bodies stay retryable until first polled.
+//! - **Failures are answers.** No route → `404` (built-in default backend); no endpoints or a
+//!   `resource` backend → `503`; upstream timeout → `504`; other upstream errors → `502`. Each
+//!   page is one short line saying what happened.
+//! - **Upstream protocol.** HTTP/1.1 by default; h2c (prior knowledge) for gRPC when
+//!   [`ProxyConfig::upstream_protocols`] names the Service or the Ingress references the port by
+//!   a name such as `grpc` or `h2c` (see [`UpstreamProtocol`]).
+//! - **Endpoint choice.** One `ingress_core::balance::Balancer` per backend (nginx's smooth
+//!   weighted round-robin, `max_fails=1`, `fail_timeout` =
+//!   [`ProxyConfig::passive_health_ejection`]), rebuilt when its endpoint set changes; a
+//!   request's attempt makes the retry go to an endpoint not yet tried.
+//! - **Limits.** Connection count, request-head size/count/time (slowloris), TLS handshake time,
+//!   HTTP/2 concurrent streams and reset-stream limits (CVE-2023-44487): see [`Limits`].
+//! - **Observability.** One `tracing` event per request (target `ingress_proxy::access`) with
+//!   client, host, path, Ingress and rule, upstream, status, bytes and duration; Prometheus
+//!   counters and histograms by Ingress and Service on the admin listener's `/metrics`.
+
+mod access_log;
+mod admin;
+mod body;
+mod config;
+mod error;
+mod handler;
+mod metrics;
+mod server;
+mod tls;
+
+// The public API: configuration, the entry point and its error.
+pub use config::{Limits, Listeners, ProxyConfig, Timeouts, UpstreamProtocol};
+pub use error::ProxyError;
+pub use server::run;

@@ -1,0 +1,50 @@
+//! The admin listener: liveness, readiness (first snapshot published) and Prometheus metrics.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::body::ResponseBody;
+use crate::handler::Shared;
+
+/// Answers `/healthz`, `/readyz` and `/metrics`; anything else is `404`.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let (status, content_type, body) = match request.uri().path() {
+        "/healthz" => (
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ok\n".to_owned(),
+        ),
+        "/readyz" if shared.table.is_ready() => (
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ready\n".to_owned(),
+        ),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "not ready: no route table published yet\n".to_owned(),
+        ),
+        "/metrics" => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            shared.metrics.encode(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "404 Not Found: the admin listener serves /healthz, /readyz and /metrics\n".to_owned(),
+        ),
+    };
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}

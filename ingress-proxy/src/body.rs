@@ -1,0 +1,292 @@
+//! Streaming bodies in both directions: never buffered whole, counted for the access log.
+//!
+//! [`RequestBody`] carries the client's body to the upstream. Until the upstream connection first
+//! polls it, the client body stays in a shared [`BodyCell`], so a request whose connection
+//! attempt failed can be retried on another endpoint with its body intact (any method).
+//!
+//! [`ResponseBody`] carries the upstream's body (or an error page) to the client, enforces the
+//! read timeout between chunks, and owns the request's [`AccessRecord`], which is written when
+//! the body is finished or dropped: that is when the bytes sent and the duration are known.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
+
+use crate::access_log::AccessRecord;
+
+/// The client's request body while it may still be handed back for a retry.
+#[derive(Debug)]
+pub(crate) struct BodyCell {
+    unsent: Mutex<Option<Incoming>>,
+    /// Body bytes read from the client so far.
+    bytes: AtomicU64,
+}
+
+/// The body sent upstream.
+#[derive(Debug)]
+pub(crate) struct RequestBody {
+    state: RequestState,
+    size_hint: SizeHint,
+}
+
+#[derive(Debug)]
+enum RequestState {
+    /// The client sent no body (most GETs): nothing to keep for a retry.
+    Empty,
+    /// Not polled yet: the body is still in the cell.
+    Unsent(Arc<BodyCell>),
+    /// Being streamed; the cell only counts bytes now.
+    Streaming(Incoming, Arc<BodyCell>),
+}
+
+/// The body sent to the client.
+#[derive(Debug)]
+pub(crate) struct ResponseBody {
+    content: Content,
+    /// Written to the access log and metrics when the body ends or is dropped.
+    record: Option<AccessRecord>,
+}
+
+#[derive(Debug)]
+enum Content {
+    Upstream {
+        body: Incoming,
+        read_timeout: Duration,
+        /// Created the first time the upstream makes us wait; reset after every chunk.
+        timer: Option<Pin<Box<Sleep>>>,
+        /// Whether a chunk arrived since the timer was last armed.
+        progressed: bool,
+    },
+    Full(Option<Bytes>),
+}
+
+/// Why a response body stopped early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ResponseBodyError {
+    /// The upstream connection failed mid-body.
+    #[error("upstream response body: {0}")]
+    Upstream(#[source] hyper::Error),
+    /// The upstream sent nothing for the read timeout.
+    #[error("upstream response body: no data for {0:?} (read timeout)")]
+    ReadTimeout(Duration),
+}
+
+impl BodyCell {
+    /// Bytes of request body read from the client so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the body was never polled, so a retry can still send it.
+    pub(crate) fn is_unsent(&self) -> bool {
+        self.unsent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+}
+
+impl RequestBody {
+    /// Wraps the client's body; returns the cell when there is a body to keep for a retry.
+    pub(crate) fn new(body: Incoming) -> (RequestBody, Option<Arc<BodyCell>>) {
+        let size_hint = body.size_hint();
+        if body.is_end_stream() {
+            return (
+                RequestBody {
+                    state: RequestState::Empty,
+                    size_hint,
+                },
+                None,
+            );
+        }
+        let cell = Arc::new(BodyCell {
+            unsent: Mutex::new(Some(body)),
+            bytes: AtomicU64::new(0),
+        });
+        (
+            RequestBody {
+                state: RequestState::Unsent(cell.clone()),
+                size_hint,
+            },
+            Some(cell),
+        )
+    }
+
+    /// A body for a retry: the same cell (still unsent), or empty.
+    pub(crate) fn retry(cell: Option<&Arc<BodyCell>>, size_hint: SizeHint) -> RequestBody {
+        let state = match cell {
+            Some(cell) => RequestState::Unsent(cell.clone()),
+            None => RequestState::Empty,
+        };
+        RequestBody { state, size_hint }
+    }
+}
+
+impl ResponseBody {
+    /// Streams an upstream response body.
+    pub(crate) fn upstream(body: Incoming, read_timeout: Duration) -> Self {
+        ResponseBody {
+            content: Content::Upstream {
+                body,
+                read_timeout,
+                timer: None,
+                progressed: false,
+            },
+            record: None,
+        }
+    }
+
+    /// A small fixed body (error pages).
+    pub(crate) fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        ResponseBody {
+            content: Content::Full((!bytes.is_empty()).then_some(bytes)),
+            record: None,
+        }
+    }
+
+    /// An empty body.
+    pub(crate) fn empty() -> Self {
+        ResponseBody {
+            content: Content::Full(None),
+            record: None,
+        }
+    }
+
+    /// Attaches the access record, written when this body is done.
+    pub(crate) fn set_record(&mut self, record: AccessRecord) {
+        self.record = Some(record);
+    }
+
+    fn count(&mut self, frame: &Frame<Bytes>) {
+        if let (Some(data), Some(record)) = (frame.data_ref(), self.record.as_mut()) {
+            record.bytes_out += data.len() as u64;
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        if let RequestState::Unsent(cell) = &this.state {
+            let taken = cell
+                .unsent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            this.state = match taken {
+                Some(body) => RequestState::Streaming(body, cell.clone()),
+                // Another attempt took the body: this one has nothing left to send.
+                None => RequestState::Empty,
+            };
+        }
+        match &mut this.state {
+            RequestState::Empty | RequestState::Unsent(_) => Poll::Ready(None),
+            RequestState::Streaming(body, cell) => {
+                let frame = ready!(Pin::new(body).poll_frame(cx));
+                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
+                    && let Some(data) = data
+                {
+                    cell.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(frame)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.state {
+            RequestState::Empty => true,
+            RequestState::Unsent(_) => false,
+            RequestState::Streaming(body, _) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.size_hint
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = ResponseBodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
+        let this = &mut *self;
+        let polled = match &mut this.content {
+            Content::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Content::Upstream {
+                body,
+                read_timeout,
+                timer,
+                progressed,
+            } => match Pin::new(body).poll_frame(cx) {
+                Poll::Ready(frame) => {
+                    *progressed = true;
+                    Poll::Ready(frame.map(|f| f.map_err(ResponseBodyError::Upstream)))
+                }
+                Poll::Pending => {
+                    let deadline = Instant::now() + *read_timeout;
+                    let timer = match timer {
+                        Some(timer) => {
+                            if std::mem::take(progressed) {
+                                timer.as_mut().reset(deadline);
+                            }
+                            timer
+                        }
+                        None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                    };
+                    match timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => {
+                            Poll::Ready(Some(Err(ResponseBodyError::ReadTimeout(*read_timeout))))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+            },
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => this.count(frame),
+            Poll::Ready(Some(Err(error))) => {
+                if let Some(record) = this.record.as_mut() {
+                    record.body_error = Some(error.to_string());
+                }
+            }
+            Poll::Ready(None) | Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.content {
+            Content::Full(bytes) => bytes.is_none(),
+            Content::Upstream { body, .. } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.content {
+            Content::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Content::Upstream { body, .. } => body.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Plain, documented configuration for the data plane, with defaults tuned like ingress-nginx's.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+/// The sockets the proxy serves, bound by the caller (tests bind `127.0.0.1:0`).
+///
+/// Any of them may be absent: an embedder that terminates TLS elsewhere leaves `https` out.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// Plain HTTP/1.1 and h2c (prior knowledge) traffic.
+    pub http: Option<TcpListener>,
+    /// TLS traffic: HTTP/1.1 and HTTP/2 chosen by ALPN.
+    pub https: Option<TcpListener>,
+    /// `/healthz`, `/readyz` and `/metrics`; never routed through the table.
+    pub admin: Option<TcpListener>,
+}
+
+/// Everything that tunes the data plane. `ProxyConfig::default()` is what the binary serves with.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Upstream timeouts.
+    pub timeouts: Timeouts,
+    /// Limits that protect the proxy from abusive or broken clients.
+    pub limits: Limits,
+    /// `Strict-Transport-Security` sent on HTTPS responses for hosts with a `tls` entry;
+    /// `None` sends none. Default: `max-age=31536000; includeSubDomains`.
+    pub hsts: Option<String>,
+    /// The port written into HTTP→HTTPS redirects. `None` (the default) leaves it out, i.e.
+    /// 443: the HTTPS listener is normally behind a Service or load balancer on 443.
+    pub https_redirect_port: Option<u16>,
+    /// How to speak to a Service's upstream pods, keyed by `namespace/name` of the Service.
+    /// Services not listed use [`UpstreamProtocol::from_port_name`] on the Ingress's port
+    /// name and otherwise HTTP/1.1 (see [`UpstreamProtocol`]).
+    pub upstream_protocols: BTreeMap<String, UpstreamProtocol>,
+    /// Passive health: an endpoint that failed to connect is skipped for this long (nginx's
+    /// `fail_timeout`, with `max_fails=1`), unless it is the Service's only endpoint.
+    pub passive_health_ejection: Duration,
+}
+
+/// Upstream timeouts (ingress-nginx's `proxy-connect-timeout` / `proxy-read-timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect to an upstream endpoint. Default 5 s; expiry counts as a connect failure
+    /// (retried once on another endpoint, then `504`).
+    pub connect: Duration,
+    /// Waiting for the upstream's response head, and between two chunks of its body.
+    /// Default 60 s; expiry answers `504` (or ends a streaming body).
+    pub read: Duration,
+    /// Idle upstream connections are closed after this. Default 60 s.
+    pub upstream_idle: Duration,
+    /// Time given to in-flight requests after shutdown is signalled. Default 30 s.
+    pub shutdown_grace: Duration,
+}
+
+/// Limits against abusive clients (slowloris, header floods, HTTP/2 rapid reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum concurrent client connections over all listeners; the accept loop waits
+    /// when reached. Default 16384.
+    pub max_connections: usize,
+    /// Time a client has to send the complete request head (HTTP/1.x) and, on TLS listeners,
+    /// to finish the handshake. Default 60 s (nginx's `client_header_timeout`).
+    pub request_header_timeout: Duration,
+    /// Maximum size of the request head in bytes (HTTP/1 read buffer, HTTP/2 header list).
+    /// Default 64 KiB; hyper's HTTP/1 minimum is 8 KiB.
+    pub max_request_header_bytes: usize,
+    /// Maximum number of request headers (HTTP/1.x). Default 100.
+    pub max_request_headers: usize,
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`. Default 128 (nginx's value).
+    pub http2_max_concurrent_streams: u32,
+    /// HTTP/2 streams reset by the client before the proxy accepted them, kept per
+    /// connection before it is closed with `ENHANCE_YOUR_CALM` (CVE-2023-44487). Default 20.
+    pub http2_max_pending_accept_reset_streams: usize,
+    /// HTTP/2 streams the proxy reset because of client protocol errors, per connection,
+    /// before the connection is closed. Default 1024.
+    pub http2_max_local_error_reset_streams: usize,
+}
+
+/// How the proxy speaks to upstream pods.
+///
+/// The Ingress API has no field for it; ingress-nginx uses the annotation
+/// `nginx.ingress.kubernetes.io/backend-protocol`, which the core does not interpret (yet).
+/// Here it is chosen, in order, by [`ProxyConfig::upstream_protocols`] for the Service, then
+/// by the Ingress's service port *name* following the Kubernetes `appProtocol`/Istio
+/// convention ([`UpstreamProtocol::from_port_name`]), else HTTP/1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 with keep-alive (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (gRPC, `H2C`/`GRPC` backend protocols).
+    H2c,
+}
+
+impl UpstreamProtocol {
+    /// The protocol a port name asks for: `grpc`, `h2c`, `http2` and names starting with
+    /// `grpc-`, `h2c-` or `http2-` mean [`UpstreamProtocol::H2c`]; anything else `None`.
+    pub fn from_port_name(name: &str) -> Option<Self> {
+        let prefix = name.split('-').next().unwrap_or(name);
+        match prefix {
+            "grpc" | "h2c" | "http2" => Some(UpstreamProtocol::H2c),
+            _ => None,
+        }
+    }
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            hsts: Some("max-age=31536000; includeSubDomains".to_owned()),
+            https_redirect_port: None,
+            upstream_protocols: BTreeMap::new(),
+            passive_health_ejection: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(60),
+            upstream_idle: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 16_384,
+            request_header_timeout: Duration::from_secs(60),
+            max_request_header_bytes: 64 * 1024,
+            max_request_headers: 100,
+            http2_max_concurrent_streams: 128,
+            http2_max_pending_accept_reset_streams: 20,
+            http2_max_local_error_reset_streams: 1024,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_names_select_h2c_by_convention() {
+        assert_eq!(
+            UpstreamProtocol::from_port_name("grpc"),
+            Some(UpstreamProtocol::H2c)
+        );
+        assert_eq!(
+            UpstreamProtocol::from_port_name("grpc-web"),
+            Some(UpstreamProtocol::H2c)
+        );
+        assert_eq!(
+            UpstreamProtocol::from_port_name("h2c"),
+            Some(UpstreamProtocol::H2c)
+        );
+        assert_eq!(
+            UpstreamProtocol::from_port_name("http2-api"),
+            Some(UpstreamProtocol::H2c)
+        );
+        assert_eq!(UpstreamProtocol::from_port_name("http"), None);
+        assert_eq!(UpstreamProtocol::from_port_name("grpcish"), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! Header rewriting: hop-by-hop headers removed both ways, `X-Forwarded-*` and `X-Real-IP` set.
+
+use std::net::IpAddr;
+
+use bytes::{BufMut, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// What the upstream is told about the client connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Forwarded {
+    pub(crate) client: IpAddr,
+    pub(crate) https: bool,
+    pub(crate) local_port: u16,
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Whether the request asks for an HTTP/1.1 protocol upgrade (`Connection: upgrade` + `Upgrade`).
+pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE) && connection_has_token(headers, "upgrade")
+}
+
+fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
+/// `Keep-Alive`, `Proxy-Connection`, `TE` (except `trailers`, which gRPC needs), `Trailer`,
+/// `Transfer-Encoding` and `Upgrade`. With `upgrade`, `Upgrade` and `Connection: upgrade`
+/// are kept so the upstream (or the client) sees the protocol switch.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            if !(upgrade && name == header::UPGRADE) {
+                headers.remove(&name);
+            }
+        }
+        headers.remove(header::CONNECTION);
+    }
+    headers.remove(&KEEP_ALIVE);
+    headers.remove(&PROXY_CONNECTION);
+    headers.remove(header::TRAILER);
+    headers.remove(header::TRANSFER_ENCODING);
+    if headers
+        .get(header::TE)
+        .is_some_and(|te| !te.as_bytes().eq_ignore_ascii_case(b"trailers"))
+    {
+        headers.remove(header::TE);
+    }
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::UPGRADE);
+    }
+}
+
+/// Sets `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host`,
+/// `X-Forwarded-Port` and `X-Real-IP`.
+pub(crate) fn set_forwarded(
+    headers: &mut HeaderMap,
+    forwarded: Forwarded,
+    host: Option<&HeaderValue>,
+) {
+    let client = ip_header_value(forwarded.client);
+    let combined = {
+        let previous: Vec<&[u8]> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        if previous.is_empty() {
+            None
+        } else {
+            let mut joined = BytesMut::new();
+            for value in previous {
+                joined.put_slice(value);
+                joined.put_slice(b", ");
+            }
+            joined.put_slice(client.as_bytes());
+            HeaderValue::from_maybe_shared(joined.freeze()).ok()
+        }
+    };
+    headers.insert(&X_FORWARDED_FOR, combined.unwrap_or_else(|| client.clone()));
+    headers.insert(&X_REAL_IP, client);
+    headers.insert(
+        &X_FORWARDED_PROTO,
+        HeaderValue::from_static(if forwarded.https { "https" } else { "http" }),
+    );
+    headers.insert(&X_FORWARDED_PORT, HeaderValue::from(forwarded.local_port));
+    match host {
+        Some(host) => {
+            headers.insert(&X_FORWARDED_HOST, host.clone());
+        }
+        None => {
+            headers.remove(&X_FORWARDED_HOST);
+        }
+    }
+}
+
+fn ip_header_value(ip: IpAddr) -> HeaderValue {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    // An IP address's text form is always a valid header value; the fallback cannot happen.
+    HeaderValue::from_str(&ip.to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_connection_tokens_are_removed() {
+        let mut map = headers(&[
+            ("connection", "keep-alive, x-secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("te", "gzip"),
+            ("accept", "*/*"),
+        ]);
+        remove_hop_by_hop(&mut map, false);
+        let names: Vec<_> = map.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["accept"]);
+    }
+
+    #[test]
+    fn te_trailers_survives_for_grpc() {
+        let mut map = headers(&[("te", "trailers")]);
+        remove_hop_by_hop(&mut map, false);
+        assert_eq!(
+            map.get("te").map(HeaderValue::as_bytes),
+            Some(&b"trailers"[..])
+        );
+    }
+
+    #[test]
+    fn upgrade_requests_keep_upgrade_and_connection() {
+        let mut map = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        assert!(is_upgrade_request(&map));
+        remove_hop_by_hop(&mut map, true);
+        assert_eq!(
+            map.get("upgrade").map(HeaderValue::as_bytes),
+            Some(&b"websocket"[..])
+        );
+        assert_eq!(
+            map.get("connection").map(HeaderValue::as_bytes),
+            Some(&b"upgrade"[..])
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_appended_and_the_rest_replaced() {
+        let mut map = headers(&[
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-proto", "spoofed"),
+            ("x-real-ip", "spoofed"),
+        ]);
+        let forwarded = Forwarded {
+            client: "192.0.2.7".parse().expect("ip"),
+            https: true,
+            local_port: 8443,
+        };
+        set_forwarded(
+            &mut map,
+            forwarded,
+            Some(&HeaderValue::from_static("a.example:8443")),
+        );
+        assert_eq!(map["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
+        assert_eq!(map["x-real-ip"], "192.0.2.7");
+        assert_eq!(map["x-forwarded-proto"], "https");
+        assert_eq!(map["x-forwarded-port"], "8443");
+        assert_eq!(map["x-forwarded-host"], "a.example:8443");
+        assert_eq!(map.get_all("x-forwarded-for").iter().count(), 1);
+    }
+}

@@ -1,0 +1,263 @@
+//! Listeners, connection limits and graceful shutdown: the `run` entry point.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use ingress_core::TableReader;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin;
+use crate::config::{Limits, Listeners, ProxyConfig};
+use crate::error::ProxyError;
+use crate::handler::{self, ClientConnection, Shared};
+use crate::metrics::Metrics;
+use crate::tls::{self, CertificateResolver};
+
+/// What one listener serves.
+#[derive(Clone)]
+enum Role {
+    Http,
+    Https(TlsAcceptor),
+    Admin,
+}
+
+/// Everything an accept loop and its connections share.
+#[derive(Clone)]
+struct Context {
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    /// Bounds concurrent client connections; shutdown waits until every permit is back.
+    limit: Arc<Semaphore>,
+    /// Cancelled when shutdown begins: accept loops stop, connections finish in-flight requests.
+    drain: CancellationToken,
+    /// Cancelled when the grace period is over: remaining connections are dropped.
+    force: CancellationToken,
+    request_header_timeout: Duration,
+}
+
+/// Serves `listeners` from the route table behind `table` until `shutdown` completes, then stops
+/// accepting, lets in-flight requests finish for up to
+/// [`Timeouts::shutdown_grace`](crate::Timeouts::shutdown_grace), and returns.
+///
+/// Requests are answered from whatever snapshot is current (an empty table answers `404`);
+/// `/readyz` on the admin listener reports [`TableReader::is_ready`], so orchestrators wait for
+/// the first published snapshot. Errors are returned only for start-up failures (TLS setup).
+pub async fn run<F>(
+    listeners: Listeners,
+    table: TableReader,
+    config: ProxyConfig,
+    shutdown: F,
+) -> Result<(), ProxyError>
+where
+    F: Future<Output = ()> + Send,
+{
+    let metrics = Arc::new(Metrics::new());
+    let grace = config.timeouts.shutdown_grace;
+    let max_connections = config
+        .limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let https = match listeners.https {
+        Some(listener) => {
+            let resolver =
+                CertificateResolver::new(table.clone(), tls::self_signed()?, metrics.clone());
+            let config = tls::server_config(Arc::new(resolver))?;
+            Some((listener, TlsAcceptor::from(Arc::new(config))))
+        }
+        None => None,
+    };
+    let context = Context {
+        builder: Arc::new(connection_builder(&config.limits)),
+        request_header_timeout: config.limits.request_header_timeout,
+        shared: Arc::new(Shared::new(table, config, metrics)),
+        limit: Arc::new(Semaphore::new(max_connections)),
+        drain: CancellationToken::new(),
+        force: CancellationToken::new(),
+    };
+
+    let mut accepting = JoinSet::new();
+    let roles = [
+        listeners.http.map(|l| (l, Role::Http)),
+        https.map(|(l, acceptor)| (l, Role::Https(acceptor))),
+        listeners.admin.map(|l| (l, Role::Admin)),
+    ];
+    for (listener, role) in roles.into_iter().flatten() {
+        let name = role.name();
+        let local = listener
+            .local_addr()
+            .map_err(|source| ProxyError::Listener {
+                listener: name,
+                source,
+            })?;
+        tracing::info!(listener = name, address = %local, "listening");
+        accepting.spawn(accept_loop(listener, local, role, context.clone()));
+    }
+
+    shutdown.await;
+    tracing::info!("shutdown: no longer accepting; draining in-flight requests");
+    context.drain.cancel();
+    while accepting.join_next().await.is_some() {}
+    // Every open client connection holds a permit: all permits back means all are closed.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    match tokio::time::timeout(grace, context.limit.acquire_many(all)).await {
+        Ok(_) => tracing::info!("shutdown: all connections closed"),
+        Err(_) => {
+            tracing::warn!(grace = ?grace, "shutdown: grace period over; closing remaining connections")
+        }
+    }
+    context.force.cancel();
+    Ok(())
+}
+
+/// The hyper connection settings: HTTP/1.1 and HTTP/2 on every listener, with the limits.
+fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(limits.request_header_timeout)
+        // hyper requires at least 8 KiB.
+        .max_buf_size(limits.max_request_header_bytes.max(8 * 1024))
+        .max_headers(limits.max_request_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(limits.http2_max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(limits.http2_max_local_error_reset_streams)
+        .max_header_list_size(u32::try_from(limits.max_request_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+impl Role {
+    fn name(&self) -> &'static str {
+        match self {
+            Role::Http => "http",
+            Role::Https(_) => "https",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, context: Context) {
+    loop {
+        let accepted = tokio::select! {
+            _ = context.drain.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, client) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Typically EMFILE: back off briefly instead of spinning.
+                tracing::warn!(listener = role.name(), %error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Wait for a free slot before serving (and before accepting the next connection).
+        // Acquiring only after accept matters: a permit held by a loop idling in accept()
+        // would be lost to the other listeners. The admin listener does not count against
+        // the limit: it must answer probes even when the data plane is saturated.
+        let permit = match role {
+            Role::Admin => None,
+            Role::Http | Role::Https(_) => tokio::select! {
+                _ = context.drain.cancelled() => return,
+                permit = context.limit.clone().acquire_owned() => match permit {
+                    Ok(permit) => Some(permit),
+                    Err(_closed) => return,
+                },
+            },
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+        let connection = ClientConnection {
+            client,
+            local_port: local.port(),
+            https: matches!(role, Role::Https(_)),
+        };
+        tokio::spawn(serve(
+            stream,
+            connection,
+            role.clone(),
+            context.clone(),
+            permit,
+        ));
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    connection: ClientConnection,
+    role: Role,
+    context: Context,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    context.shared.metrics.open_connections.inc();
+    match role {
+        Role::Http => serve_io(stream, connection, &context, false).await,
+        Role::Admin => serve_io(stream, connection, &context, true).await,
+        Role::Https(acceptor) => {
+            let handshake =
+                tokio::time::timeout(context.request_header_timeout, acceptor.accept(stream));
+            match handshake.await {
+                Ok(Ok(tls)) => serve_io(tls, connection, &context, false).await,
+                Ok(Err(error)) => {
+                    tracing::debug!(client = %connection.client, %error, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(client = %connection.client, "TLS handshake timed out"),
+            }
+        }
+    }
+    context.shared.metrics.open_connections.dec();
+    drop(permit);
+}
+
+/// Serves HTTP/1.1 (with upgrades) or HTTP/2 on one connection until it closes, draining it
+/// gracefully when shutdown begins.
+async fn serve_io<I>(io: I, connection: ClientConnection, context: &Context, admin: bool)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = context.shared.clone();
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move {
+            if admin {
+                admin::handle(shared, request).await
+            } else {
+                // The request future is a few KiB; boxing it once keeps hyper's dispatcher
+                // from copying it around.
+                Box::pin(handler::handle(shared, connection, request)).await
+            }
+        }
+    });
+    let served = context
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(served);
+    let result = tokio::select! {
+        result = served.as_mut() => result,
+        _ = context.drain.cancelled() => {
+            served.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = served.as_mut() => result,
+                _ = context.force.cancelled() => Ok(()),
+            }
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(client = %connection.client, %error, "connection ended with an error");
+    }
+}

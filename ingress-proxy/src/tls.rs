@@ -1,0 +1,83 @@
+//! TLS termination: a certificate resolver that reads the current route table per handshake.
+//!
+//! The resolver asks the snapshot which Secret serves the SNI name (exact, then wildcard, then
+//! the configured default), and turns the Secret's PEM into a rustls `CertifiedKey` through a
+//! cache keyed by the PEM buffers' `Arc` identity: a rotated Secret arrives as new buffers and
+//! is parsed once, while rebuilt snapshots that keep a Secret share its buffers and its parse.
+
+mod certificates;
+
+use std::sync::Arc;
+
+use ingress_core::TableReader;
+use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use crate::error::ProxyError;
+use crate::metrics::Metrics;
+
+use certificates::CertificateCache;
+pub(crate) use certificates::self_signed;
+
+/// Chooses the certificate for each handshake from the current route table.
+#[derive(Debug)]
+pub(crate) struct CertificateResolver {
+    /// Where the current snapshot is loaded from, once per handshake.
+    table: TableReader,
+    /// Served when neither the SNI name nor the configured default has a usable Secret.
+    self_signed: Arc<CertifiedKey>,
+    /// Parsed Secrets, so handshakes do not parse PEM.
+    cache: CertificateCache,
+}
+
+impl CertificateResolver {
+    pub(crate) fn new(
+        table: TableReader,
+        self_signed: Arc<CertifiedKey>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        CertificateResolver {
+            table,
+            self_signed,
+            cache: CertificateCache::new(metrics),
+        }
+    }
+
+    /// The certificate for an SNI name (`None`: no SNI, e.g. a client connecting by IP).
+    pub(crate) fn certificate_for(&self, server_name: Option<&str>) -> Arc<CertifiedKey> {
+        let table = self.table.load();
+        self.cache.note_generation(table.generation());
+        let chosen = table
+            .certificate(server_name)
+            .and_then(|binding| self.cache.certified_key(binding));
+        if let Some(key) = chosen {
+            return key;
+        }
+        table
+            .default_certificate()
+            .and_then(|binding| self.cache.certified_key(binding))
+            .unwrap_or_else(|| self.self_signed.clone())
+    }
+}
+
+impl ResolvesServerCert for CertificateResolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.certificate_for(client_hello.server_name()))
+    }
+}
+
+/// The rustls server configuration of the HTTPS listener: TLS 1.2 and 1.3 with the ring
+/// provider, ALPN `h2` then `http/1.1`, certificates from `resolver`.
+pub(crate) fn server_config(
+    resolver: Arc<CertificateResolver>,
+) -> Result<ServerConfig, ProxyError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(ProxyError::Tls)?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
