@@ -111,9 +111,9 @@ pub enum CliError {
     /// The manifest directory could not be watched.
     #[error("cannot watch the manifest directory: {0}")]
     Watch(#[from] notify::Error),
-    /// The admin listener failed.
-    #[error("admin listener: {0}")]
-    Admin(std::io::Error),
+    /// The data plane failed to start.
+    #[error("proxy: {0}")]
+    Proxy(#[from] ingress_proxy::ProxyError),
 }
 
 impl Args {
@@ -198,7 +198,7 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
                 source,
             })
     };
-    let listeners = Listeners {
+    let listeners = ingress_proxy::Listeners {
         http: Some(bind("--http-addr", http).await?),
         https: Some(bind("--https-addr", https).await?),
         admin: Some(bind("--admin-addr", admin).await?),
@@ -250,12 +250,13 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
             })
         }
     };
-    // TODO(proxy branch): serve `listeners` with the data plane once `ingress-proxy` lands on
-    // main: `ingress_proxy::run(listeners, reader, ingress_proxy::ProxyConfig::default(),
-    // until(stop.clone())).await` (revert this stand-in commit). Until then only the admin
-    // listener answers (/healthz, /readyz); the HTTP and HTTPS listeners are bound, not served.
-    tracing::warn!("data plane not linked yet: only /healthz and /readyz are served");
-    let served = serve_admin_only(listeners, reader, until(stop.clone())).await;
+    let served = ingress_proxy::run(
+        listeners,
+        reader,
+        ingress_proxy::ProxyConfig::default(),
+        until(stop.clone()),
+    )
+    .await;
     let sourced = match source.await {
         Ok(result) => result,
         Err(join) => {
@@ -265,50 +266,6 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
     };
     served?;
     sourced
-}
-
-/// The bound listeners (the data plane's `Listeners` once it is linked).
-#[derive(Debug)]
-struct Listeners {
-    http: Option<TcpListener>,
-    https: Option<TcpListener>,
-    admin: Option<TcpListener>,
-}
-
-/// Stand-in for the data plane: answers `/healthz` and `/readyz` (200 once the first snapshot
-/// is published) on the admin listener until `shutdown`.
-async fn serve_admin_only(
-    listeners: Listeners,
-    reader: ingress_core::TableReader,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), CliError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Listeners { http, https, admin } = listeners;
-    let _unserved = (http, https);
-    let Some(admin) = admin else { return Ok(()) };
-    tokio::pin!(shutdown);
-    loop {
-        let (mut stream, _) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = admin.accept() => accepted.map_err(CliError::Admin)?,
-        };
-        let reader = reader.clone();
-        tokio::spawn(async move {
-            let mut head = [0u8; 1024];
-            let n = stream.read(&mut head).await.unwrap_or(0);
-            let line = String::from_utf8_lossy(&head[..n]);
-            let path = line.split(' ').nth(1).unwrap_or("");
-            let status = match path {
-                "/healthz" => "200 OK",
-                "/readyz" if reader.is_ready() => "200 OK",
-                "/readyz" => "503 Service Unavailable",
-                _ => "404 Not Found",
-            };
-            let response =
-                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
-    }
 }
 
 async fn cluster_client(kubeconfig: Option<&PathBuf>) -> Result<kube::Client, CliError> {

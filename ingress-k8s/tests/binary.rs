@@ -226,7 +226,6 @@ fn indent(text: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "TODO: needs the ingress-proxy data plane linked in cli.rs (revert the stand-in commit)"]
 async fn manifests_are_served_over_http_and_https_and_reloaded() {
     let a = backend("backend-a").await;
     let b = backend("backend-b").await;
