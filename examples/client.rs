@@ -32,7 +32,9 @@ pub fn tls_trusting(certificate_pem: &[u8]) -> Result<TlsConnector, String> {
     let mut roots = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(certificate_pem) {
         let certificate = certificate.map_err(|e| format!("certificate PEM: {e}"))?;
-        roots.add(certificate).map_err(|e| format!("trust anchor: {e}"))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("trust anchor: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

@@ -143,7 +143,11 @@ fn copy_manifests() -> Result<TempManifests, String> {
     Ok(guard)
 }
 
-async fn start_replica(name: &'static str, manifests: &Path, ports: u16) -> Result<Replica, String> {
+async fn start_replica(
+    name: &'static str,
+    manifests: &Path,
+    ports: u16,
+) -> Result<Replica, String> {
     let http = free_port(ports).await?;
     let https = free_port(http.port() + 1).await?;
     let admin = free_port(https.port() + 1).await?;
@@ -160,7 +164,13 @@ async fn start_replica(name: &'static str, manifests: &Path, ports: u16) -> Resu
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("spawn {name}: {e}"))?;
-    let replica = Replica { name, child, http, https, admin };
+    let replica = Replica {
+        name,
+        child,
+        http,
+        https,
+        admin,
+    };
     // Wait on readiness (the first snapshot is published), not on a fixed sleep.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -199,7 +209,10 @@ async fn walkthrough() -> Result<Checks, String> {
     let mut checks = Checks { failed: Vec::new() };
     println!("== Starting the topology (loopback only) ==");
     let manifests = copy_manifests()?;
-    let pods = [("tomcat-1", "127.0.0.11:8080"), ("tomcat-2", "127.0.0.12:8080")];
+    let pods = [
+        ("tomcat-1", "127.0.0.11:8080"),
+        ("tomcat-2", "127.0.0.12:8080"),
+    ];
     let mut pod_tasks = Vec::new();
     for (name, address) in pods {
         let address: SocketAddr = address.parse().map_err(|e| format!("{e}"))?;
@@ -249,8 +262,12 @@ upstream = "k8s-ingress-controller-tls"
     let config = Config::from_toml(&config_text).map_err(|e| e.to_string())?;
     let server = Server::new(config).map_err(|e| e.to_string())?;
     let listeners = vec![
-        TcpListener::bind(lb_http).await.map_err(|e| format!("{lb_http}: {e}"))?,
-        TcpListener::bind(lb_https).await.map_err(|e| format!("{lb_https}: {e}"))?,
+        TcpListener::bind(lb_http)
+            .await
+            .map_err(|e| format!("{lb_http}: {e}"))?,
+        TcpListener::bind(lb_https)
+            .await
+            .map_err(|e| format!("{lb_https}: {e}"))?,
     ];
     let (stop_lb, lb_stopped) = oneshot::channel::<()>();
     let lb_task = tokio::spawn(async move {
@@ -281,7 +298,8 @@ upstream = "k8s-ingress-controller-tls"
         "both pods behind Service tomcat served requests",
     );
     checks.check(
-        seen_replicas.iter().any(|r| r == "replica-1") && seen_replicas.iter().any(|r| r == "replica-2"),
+        seen_replicas.iter().any(|r| r == "replica-1")
+            && seen_replicas.iter().any(|r| r == "replica-2"),
         "ingress-lb spread connections over both replicas",
     );
 
@@ -306,7 +324,10 @@ upstream = "k8s-ingress-controller-tls"
     );
     checks.check(
         redirect.status == 308
-            && redirect.location.as_deref().is_some_and(|l| l.starts_with("https://test.lucky.com")),
+            && redirect
+                .location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("https://test.lucky.com")),
         "a host with a tls entry redirects plain HTTP to HTTPS with 308",
     );
 
@@ -335,8 +356,15 @@ upstream = "k8s-ingress-controller-tls"
 
     println!("\n== 4. Edit an Ingress file: the new route applies without a restart ==");
     let before = client::get(lb_http, "www.lucky.com", "/", None).await?;
-    println!("   before: www.lucky.com → {} {}", before.status, before.body.trim());
-    checks.check(before.status == 404, "www.lucky.com is unknown before the edit");
+    println!(
+        "   before: www.lucky.com → {} {}",
+        before.status,
+        before.body.trim()
+    );
+    checks.check(
+        before.status == 404,
+        "www.lucky.com is unknown before the edit",
+    );
     let path = manifests.0.join("ingress-myapp.yaml");
     let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
     let edited = text.replace(
@@ -357,7 +385,11 @@ upstream = "k8s-ingress-controller-tls"
     }
     match after {
         Some(answer) => {
-            println!("   after {} ms: {}", started.elapsed().as_millis(), hops(lb_http, &replicas, &answer));
+            println!(
+                "   after {} ms: {}",
+                started.elapsed().as_millis(),
+                hops(lb_http, &replicas, &answer)
+            );
             checks.check(true, "the edited Ingress serves www.lucky.com");
         }
         None => checks.check(false, "the edited Ingress serves www.lucky.com within 10 s"),
@@ -370,8 +402,15 @@ upstream = "k8s-ingress-controller-tls"
 
     println!("\n== 5. An unknown host gets the default backend ==");
     let unknown = client::get(lb_http, "nobody.example.com", "/", None).await?;
-    println!("   nobody.example.com → {} {}", unknown.status, unknown.body.trim());
-    checks.check(unknown.status == 404, "the built-in default backend answers 404");
+    println!(
+        "   nobody.example.com → {} {}",
+        unknown.status,
+        unknown.body.trim()
+    );
+    checks.check(
+        unknown.status == 404,
+        "the built-in default backend answers 404",
+    );
 
     let _ = stop_lb.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), lb_task).await;
