@@ -303,6 +303,13 @@ mod tls;
 pub mod validate;
 mod writer;
 
+/// Hash maps on the lookup path use foldhash: several times faster than SipHash for short
+/// host names. Request data only ever probes these maps (keys come from configuration), so a
+/// hash-flooding client cannot grow them.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A set with the same hasher as [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 // The whole public API, in one place.
 pub use backend::{Backend, Endpoints, Target, Unavailable};
 pub use config::{ClassSelection, PortRef, ServiceRef, TableConfig};

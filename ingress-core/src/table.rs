@@ -3,7 +3,7 @@
 mod build;
 mod paths;
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::sync::Arc;
 
 use crate::backend::{Backend, Target};
@@ -21,13 +21,13 @@ use paths::PathRouter;
 /// publish them. Lookups never allocate for normalised requests and never lock.
 #[derive(Debug)]
 pub struct RouteTable {
-    exact_hosts: HashMap<Arc<str>, HostRoutes>,
+    exact_hosts: FastMap<Arc<str>, HostRoutes>,
     /// Keyed by the suffix after `*.`.
-    wildcard_hosts: HashMap<Arc<str>, HostRoutes>,
+    wildcard_hosts: FastMap<Arc<str>, HostRoutes>,
     hostless: Option<HostRoutes>,
     global_default: (Target, MatchSource),
     tls: TlsSelection,
-    backends_by_service: HashMap<ObjectKey, Vec<Arc<Backend>>>,
+    backends_by_service: FastMap<ObjectKey, Vec<Arc<Backend>>>,
     diagnostics: Vec<Diagnostic>,
     accepted: Vec<ObjectKey>,
     generation: u64,
@@ -39,6 +39,9 @@ struct HostRoutes {
     paths: PathRouter,
     /// The oldest `spec.defaultBackend` among the Ingresses with rules for this host.
     default_backend: Option<Target>,
+    /// Exact entries: the host has a `tls` entry (exact or wildcard). Wildcard entries: a
+    /// wildcard `tls` entry covers the suffix (a request may still have an exact one).
+    https_redirect: bool,
 }
 
 /// The rule a request matched, for logs and metrics.
@@ -91,14 +94,17 @@ impl RouteTable {
         let host = host.and_then(normalize::host);
         let path = normalize::path(path);
         let host = host.as_deref();
-        let entry = host
-            .and_then(|h| {
-                self.exact_hosts
-                    .get(h)
-                    .or_else(|| wildcard_suffix(h).and_then(|s| self.wildcard_hosts.get(s)))
-            })
-            .or(self.hostless.as_ref());
-        let https_redirect = host.is_some_and(|h| self.tls.covers(h));
+        // One probe for exact hosts; a second for wildcards; TLS flags are precomputed.
+        let (entry, https_redirect) = match host {
+            None => (self.hostless.as_ref(), false),
+            Some(h) => match self.exact_hosts.get(h) {
+                Some(entry) => (Some(entry), entry.https_redirect),
+                None => match wildcard_suffix(h).and_then(|s| self.wildcard_hosts.get(s)) {
+                    Some(entry) => (Some(entry), entry.https_redirect || self.tls.has_exact(h)),
+                    None => (self.hostless.as_ref(), self.tls.covers(h)),
+                },
+            },
+        };
         let global = || Route {
             target: &self.global_default.0,
             rule: None,

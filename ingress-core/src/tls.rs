@@ -1,6 +1,6 @@
 //! TLS selection data: which Secret serves which SNI name (SEMANTICS §6).
 
-use std::collections::{HashMap, HashSet};
+use crate::{FastMap, FastSet};
 use std::sync::Arc;
 
 use crate::config::TableConfig;
@@ -23,9 +23,9 @@ pub struct TlsBinding {
 /// SNI name → certificate, exact names first, then single-label wildcards.
 #[derive(Debug, Default)]
 pub(crate) struct TlsSelection {
-    exact: HashMap<Arc<str>, TlsBinding>,
+    exact: FastMap<Arc<str>, TlsBinding>,
     /// Keyed by the suffix after `*.`.
-    wildcard: HashMap<Arc<str>, TlsBinding>,
+    wildcard: FastMap<Arc<str>, TlsBinding>,
     default: Option<TlsBinding>,
 }
 
@@ -38,7 +38,7 @@ impl TlsSelection {
         diagnostics: &mut Vec<Diagnostic>,
     ) -> TlsSelection {
         let mut selection = TlsSelection::default();
-        let mut missing_reported = HashSet::new();
+        let mut missing_reported = FastSet::default();
         for ingress in valid {
             for entry in &ingress.tls {
                 let data = entry
@@ -58,7 +58,7 @@ impl TlsSelection {
                 for host in &entry.hosts {
                     let map = match host {
                         HostPattern::Exact(name) => selection.exact.entry(name.clone()),
-                        HostPattern::Wildcard(suffix) => selection.wildcard.entry(suffix.clone()),
+                        HostPattern::Wildcard(_) => selection.wildcard.entry(host.suffix().into()),
                     };
                     match map {
                         std::collections::hash_map::Entry::Vacant(v) => {
@@ -97,6 +97,16 @@ impl TlsSelection {
         self.exact
             .get(name)
             .or_else(|| wildcard_suffix(name).and_then(|s| self.wildcard.get(s)))
+    }
+
+    /// Whether an exact `tls.hosts` entry names this host.
+    pub(crate) fn has_exact(&self, name: &str) -> bool {
+        !self.exact.is_empty() && self.exact.contains_key(name)
+    }
+
+    /// Whether a wildcard `tls.hosts` entry has this suffix.
+    pub(crate) fn has_wildcard(&self, suffix: &str) -> bool {
+        self.wildcard.contains_key(suffix)
     }
 
     /// Whether a host has a `tls` entry (and so redirects plain HTTP).

@@ -1,6 +1,8 @@
 //! The single writer and its cheap readers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::FastMap;
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
@@ -27,7 +29,7 @@ pub struct TableWriter {
     state: ClusterState,
     pending: Touched,
     /// Service → its EndpointSlices, so an endpoint update reads only that Service's slices.
-    slices_by_service: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
+    slices_by_service: FastMap<ObjectKey, BTreeSet<ObjectKey>>,
     generation: u64,
 }
 
@@ -67,7 +69,7 @@ pub fn table(config: TableConfig) -> (TableWriter, TableReader) {
             routes: true,
             ..Touched::default()
         },
-        slices_by_service: HashMap::new(),
+        slices_by_service: FastMap::default(),
         generation: 0,
     };
     (writer, TableReader { shared })

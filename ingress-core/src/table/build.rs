@@ -1,6 +1,6 @@
 //! Building a snapshot: class selection, validation, merging by host, conflicts by age.
 
-use std::collections::{HashMap, HashSet};
+use crate::{FastMap, FastSet};
 use std::sync::Arc;
 
 use super::paths::{PathRoute, PathRouter};
@@ -16,13 +16,13 @@ use crate::validate::{BackendRef, HostPattern, ValidIngress};
 /// Interns one [`Backend`] per referenced Service port.
 struct Backends<'a> {
     state: &'a ClusterState,
-    slices_by_service: HashMap<ObjectKey, Vec<&'a EndpointSlice>>,
-    interned: HashMap<ServiceRef, Arc<Backend>>,
+    slices_by_service: FastMap<ObjectKey, Vec<&'a EndpointSlice>>,
+    interned: FastMap<ServiceRef, Arc<Backend>>,
 }
 
 impl<'a> Backends<'a> {
     fn new(state: &'a ClusterState) -> Self {
-        let mut slices_by_service: HashMap<ObjectKey, Vec<&EndpointSlice>> = HashMap::new();
+        let mut slices_by_service: FastMap<ObjectKey, Vec<&EndpointSlice>> = FastMap::default();
         for slice in state.endpoint_slices.values() {
             slices_by_service
                 .entry(ObjectKey::new(&slice.meta.namespace, &slice.service_name))
@@ -32,7 +32,7 @@ impl<'a> Backends<'a> {
         Backends {
             state,
             slices_by_service,
-            interned: HashMap::new(),
+            interned: FastMap::default(),
         }
     }
 
@@ -63,8 +63,8 @@ impl<'a> Backends<'a> {
         backend
     }
 
-    fn by_service(self) -> HashMap<ObjectKey, Vec<Arc<Backend>>> {
-        let mut out: HashMap<ObjectKey, Vec<Arc<Backend>>> = HashMap::new();
+    fn by_service(self) -> FastMap<ObjectKey, Vec<Arc<Backend>>> {
+        let mut out: FastMap<ObjectKey, Vec<Arc<Backend>>> = FastMap::default();
         for (service, backend) in self.interned {
             out.entry(service.service_key()).or_default().push(backend);
         }
@@ -105,17 +105,15 @@ impl RouteTable {
         valid.sort_by(|a, b| a.age.cmp(&b.age));
 
         let mut backends = Backends::new(state);
-        let mut hosts: HashMap<Option<HostPattern>, HostBuilder> = HashMap::new();
-        // (host, key, is_prefix, raw length) -> the Ingress whose entry won.
-        let mut claimed: HashMap<(Option<HostPattern>, Arc<str>, bool, usize), ObjectKey> =
-            HashMap::new();
+        let mut hosts: FastMap<Option<HostPattern>, HostBuilder> = FastMap::default();
         let mut global_default: Option<(Target, ObjectKey)> = None;
         for ingress in &valid {
             let default_target = ingress.default_backend.as_ref().map(|b| backends.target(b));
-            let mut hosts_seen = HashSet::new();
+            let mut hosts_seen = FastSet::default();
             for (rule_index, rule) in ingress.rules.iter().enumerate() {
                 let entry = hosts.entry(rule.host.clone()).or_default();
-                let host_name: Option<Arc<str>> = rule.host.as_ref().map(|h| h.to_string().into());
+                let host_name: Option<Arc<str>> =
+                    rule.host.as_ref().map(|h| h.as_written().clone());
                 if hosts_seen.insert(rule.host.clone())
                     && rule.host.is_some()
                     && let Some(target) = &default_target
@@ -130,23 +128,6 @@ impl RouteTable {
                     }
                 }
                 for (path_index, path) in rule.paths.iter().enumerate() {
-                    let claim = (
-                        rule.host.clone(),
-                        Arc::<str>::from(path.path.key()),
-                        path.path.path_type().is_prefix(),
-                        path.path.raw().len(),
-                    );
-                    if let Some(winner) = claimed.get(&claim) {
-                        diagnostics.push(Diagnostic::RuleConflict {
-                            loser: ingress.key.clone(),
-                            winner: winner.clone(),
-                            host: host_name.clone(),
-                            path: path.path.raw().clone(),
-                            path_type: path.path.path_type(),
-                        });
-                        continue;
-                    }
-                    claimed.insert(claim, ingress.key.clone());
                     entry.routes.push(PathRoute {
                         path: path.path.clone(),
                         target: backends.target(&path.backend),
@@ -191,27 +172,45 @@ impl RouteTable {
         let tls = TlsSelection::build(&valid, state, config, &mut diagnostics);
 
         let mut table = RouteTable {
-            exact_hosts: HashMap::new(),
-            wildcard_hosts: HashMap::new(),
+            exact_hosts: FastMap::default(),
+            wildcard_hosts: FastMap::default(),
             hostless: None,
             global_default,
             tls,
-            backends_by_service: HashMap::new(),
+            backends_by_service: FastMap::default(),
             diagnostics: Vec::new(),
             accepted: valid.iter().map(|v| v.key.clone()).collect(),
             generation: 0,
         };
         for (host, builder) in hosts {
+            let (paths, losers) = PathRouter::build(builder.routes);
+            diagnostics.extend(losers.into_iter().map(|(loser, winner)| {
+                Diagnostic::RuleConflict {
+                    loser: loser.rule.ingress.clone(),
+                    winner: winner.ingress.clone(),
+                    host: loser.rule.host.clone(),
+                    path: loser.rule.path.clone(),
+                    path_type: loser.rule.path_type,
+                }
+            }));
+            let https_redirect = match &host {
+                Some(HostPattern::Exact(name)) => table.tls.covers(name),
+                Some(pattern @ HostPattern::Wildcard(_)) => {
+                    table.tls.has_wildcard(pattern.suffix())
+                }
+                None => false,
+            };
             let routes = HostRoutes {
-                paths: PathRouter::build(builder.routes),
+                paths,
+                https_redirect,
                 default_backend: builder.default_backend.map(|(t, _)| t),
             };
             match host {
                 Some(HostPattern::Exact(name)) => {
                     table.exact_hosts.insert(name, routes);
                 }
-                Some(HostPattern::Wildcard(suffix)) => {
-                    table.wildcard_hosts.insert(suffix, routes);
+                Some(pattern @ HostPattern::Wildcard(_)) => {
+                    table.wildcard_hosts.insert(pattern.suffix().into(), routes);
                 }
                 None => table.hostless = Some(routes),
             }

@@ -36,9 +36,30 @@ pub(crate) struct PathRouter {
 }
 
 impl PathRouter {
-    /// Builds a router from entries that have already lost their conflicts.
-    pub(crate) fn build(mut routes: Vec<PathRoute>) -> PathRouter {
-        routes.sort_by(|a, b| a.path.precedence(&b.path));
+    /// Builds a router from one host's entries, given oldest Ingress first. Entries that
+    /// another entry shadows (same key, match kind and raw length: SEMANTICS §4's "same path
+    /// and pathType") lose to the oldest; they are returned as `(loser, winner)` pairs.
+    pub(crate) fn build(
+        mut routes: Vec<PathRoute>,
+    ) -> (PathRouter, Vec<(PathRoute, Arc<MatchedRule>)>) {
+        // Stable: among indistinguishable entries the oldest stays first.
+        routes.sort_by(|a, b| {
+            a.path
+                .precedence(&b.path)
+                .then_with(|| a.path.key().cmp(b.path.key()))
+        });
+        let mut losers = Vec::new();
+        let mut kept: Vec<PathRoute> = Vec::with_capacity(routes.len());
+        for route in routes {
+            match kept.last() {
+                Some(winner) if winner.path.shadows(&route.path) => {
+                    let winner = winner.rule.clone();
+                    losers.push((route, winner));
+                }
+                _ => kept.push(route),
+            }
+        }
+        let routes = kept;
         let mut strings: Vec<(String, u32)> = Vec::with_capacity(routes.len() * 3);
         for (index, route) in routes.iter().enumerate() {
             let index = index as u32;
@@ -83,7 +104,7 @@ impl PathRouter {
         unrouted.sort_unstable();
         unrouted.dedup();
         router.unrouted = unrouted;
-        router
+        (router, losers)
     }
 
     /// The best entry matching a normalised request path.

@@ -11,7 +11,8 @@ use super::error::InvalidField;
 pub enum HostPattern {
     /// `foo.bar.com`: matches that name only.
     Exact(Arc<str>),
-    /// `*.bar.com`, stored as its suffix `bar.com`: matches exactly one extra label.
+    /// `*.bar.com` (stored as written, see [`HostPattern::suffix`]): matches exactly one extra
+    /// label.
     Wildcard(Arc<str>),
 }
 
@@ -30,18 +31,33 @@ impl HostPattern {
             return Err(InvalidField::HostNotDns1123(host.to_owned()));
         }
         Ok(if wildcard {
-            HostPattern::Wildcard(name.into())
+            HostPattern::Wildcard(host.into())
         } else {
-            HostPattern::Exact(name.into())
+            HostPattern::Exact(host.into())
         })
+    }
+
+    /// The host as written (`foo.bar.com` or `*.bar.com`); shared, so cloning is cheap.
+    pub fn as_written(&self) -> &Arc<str> {
+        match self {
+            HostPattern::Exact(name) | HostPattern::Wildcard(name) => name,
+        }
+    }
+
+    /// For a wildcard, the part after `*.`; for an exact host, the whole name.
+    pub fn suffix(&self) -> &str {
+        match self {
+            HostPattern::Exact(name) => name,
+            HostPattern::Wildcard(written) => written.get(2..).unwrap_or_default(),
+        }
     }
 
     /// Whether a normalised request host matches this pattern.
     pub fn matches(&self, host: &str) -> bool {
         match self {
             HostPattern::Exact(name) => **name == *host,
-            HostPattern::Wildcard(suffix) => {
-                wildcard_suffix(host).is_some_and(|rest| rest == &**suffix)
+            HostPattern::Wildcard(_) => {
+                wildcard_suffix(host).is_some_and(|rest| rest == self.suffix())
             }
         }
     }
@@ -77,10 +93,7 @@ pub(crate) fn is_dns1035_label(name: &str) -> bool {
 
 impl fmt::Display for HostPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HostPattern::Exact(name) => f.write_str(name),
-            HostPattern::Wildcard(suffix) => write!(f, "*.{suffix}"),
-        }
+        f.write_str(self.as_written())
     }
 }
 
@@ -96,7 +109,7 @@ mod tests {
         );
         assert_eq!(
             HostPattern::parse("*.bar.com"),
-            Ok(HostPattern::Wildcard("bar.com".into()))
+            Ok(HostPattern::Wildcard("*.bar.com".into()))
         );
     }
 

@@ -86,23 +86,27 @@ impl Checker<'_> {
         }
     }
 
+    /// `field` names the backend; it is formatted only when there is an error to report.
     fn backend(
         &mut self,
-        field: &str,
+        field: &dyn Fn() -> String,
         namespace: &Arc<str>,
         backend: &IngressBackend,
     ) -> Option<BackendRef> {
         match (&backend.service, &backend.resource) {
             (Some(service), None) => {
                 let name = self.check(
-                    || format!("{field}.service.name"),
+                    || format!("{}.service.name", field()),
                     if is_dns1035_label(&service.name) {
                         Ok(service.name.as_str())
                     } else {
                         Err(InvalidField::ServiceNameInvalid(service.name.clone()))
                     },
                 );
-                let port = self.check(|| format!("{field}.service.port"), port_ref(&service.port));
+                let port = self.check(
+                    || format!("{}.service.port", field()),
+                    port_ref(&service.port),
+                );
                 Some(BackendRef::Service(ServiceRef {
                     namespace: namespace.clone(),
                     name: name?.into(),
@@ -112,7 +116,7 @@ impl Checker<'_> {
             (None, Some(resource)) => {
                 let complete = !resource.kind.is_empty() && !resource.name.is_empty();
                 self.check(
-                    || format!("{field}.resource"),
+                    || format!("{}.resource", field()),
                     if complete {
                         Ok(())
                     } else {
@@ -121,10 +125,8 @@ impl Checker<'_> {
                 )?;
                 Some(BackendRef::Resource(Arc::new(resource.clone())))
             }
-            (None, None) => self.check(|| field.to_owned(), Err(InvalidField::BackendMissing)),
-            (Some(_), Some(_)) => {
-                self.check(|| field.to_owned(), Err(InvalidField::BackendAmbiguous))
-            }
+            (None, None) => self.check(field, Err(InvalidField::BackendMissing)),
+            (Some(_), Some(_)) => self.check(field, Err(InvalidField::BackendAmbiguous)),
         }
     }
 }
@@ -192,7 +194,7 @@ impl TryFrom<&Ingress> for ValidIngress {
         let default_backend = spec
             .default_backend
             .as_ref()
-            .map(|b| checker.backend("spec.defaultBackend", &namespace, b));
+            .map(|b| checker.backend(&|| "spec.defaultBackend".to_owned(), &namespace, b));
         let mut rules = Vec::with_capacity(spec.rules.len());
         for (r, rule) in spec.rules.iter().enumerate() {
             let host = match rule.host.as_deref() {
@@ -203,20 +205,23 @@ impl TryFrom<&Ingress> for ValidIngress {
             };
             let mut paths = Vec::with_capacity(rule.paths.len());
             for (p, entry) in rule.paths.iter().enumerate() {
-                let field = format!("spec.rules[{r}].http.paths[{p}]");
+                let field = || format!("spec.rules[{r}].http.paths[{p}]");
                 let path = checker
                     .check(
-                        || format!("{field}.pathType"),
+                        || format!("{}.pathType", field()),
                         PathType::parse(&entry.path_type),
                     )
                     .and_then(|t| {
                         checker.check(
-                            || format!("{field}.path"),
+                            || format!("{}.path", field()),
                             RulePath::parse(entry.path.as_deref(), t),
                         )
                     });
-                let backend =
-                    checker.backend(&format!("{field}.backend"), &namespace, &entry.backend);
+                let backend = checker.backend(
+                    &|| format!("{}.backend", field()),
+                    &namespace,
+                    &entry.backend,
+                );
                 if let (Some(path), Some(backend)) = (path, backend) {
                     paths.push(ValidPath { path, backend });
                 }

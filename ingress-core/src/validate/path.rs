@@ -24,9 +24,11 @@ pub enum PathType {
 pub struct RulePath {
     /// The path as written (`/` when an `ImplementationSpecific` entry has none).
     raw: Arc<str>,
-    /// The normalised path used for matching; for prefix-like paths without the trailing `/`
-    /// (so the root prefix is the empty string, which every path extends).
-    key: Arc<str>,
+    /// The normalised path, when it differs from `raw` (rarely: one allocation saved per path).
+    normalized: Option<Arc<str>>,
+    /// Length of the matching key, a prefix of the normalised path: prefix-like paths drop
+    /// their trailing `/` (so the root prefix is the empty string, which every path extends).
+    key_len: usize,
     path_type: PathType,
 }
 
@@ -84,14 +86,19 @@ impl RulePath {
             }
         }
         let normalised = normalize::path(raw);
-        let key = if path_type.is_prefix() {
-            normalised.trim_end_matches('/')
+        let key_len = if path_type.is_prefix() {
+            normalised.trim_end_matches('/').len()
         } else {
-            &normalised
+            normalised.len()
+        };
+        let normalized = match normalised {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(owned) => Some(owned.into()),
         };
         Ok(RulePath {
             raw: raw.into(),
-            key: key.into(),
+            normalized,
+            key_len,
             path_type,
         })
     }
@@ -103,7 +110,9 @@ impl RulePath {
 
     /// The normalised matching key (prefix-like paths without their trailing `/`).
     pub fn key(&self) -> &str {
-        &self.key
+        let normalized = self.normalized.as_deref().unwrap_or(&self.raw);
+        // `key_len` was measured on this very string, at a `/` boundary or its end.
+        normalized.get(..self.key_len).unwrap_or(normalized)
     }
 
     /// The path type.
@@ -115,10 +124,10 @@ impl RulePath {
     pub fn matches(&self, request_path: &str) -> bool {
         if self.path_type.is_prefix() {
             request_path
-                .strip_prefix(&*self.key)
+                .strip_prefix(self.key())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         } else {
-            request_path == &*self.key
+            request_path == self.key()
         }
     }
 
@@ -127,9 +136,8 @@ impl RulePath {
     /// entries can never be told apart by a request: a conflict decided by age.
     pub fn precedence(&self, other: &RulePath) -> Ordering {
         other
-            .key
-            .len()
-            .cmp(&self.key.len())
+            .key_len
+            .cmp(&self.key_len)
             .then_with(|| self.path_type.is_prefix().cmp(&other.path_type.is_prefix()))
             .then_with(|| other.raw.len().cmp(&self.raw.len()))
     }
@@ -137,7 +145,7 @@ impl RulePath {
     /// Whether two entries are indistinguishable for routing (same key, same match kind, same
     /// raw length): the younger one can never be chosen, so it is reported as a conflict.
     pub fn shadows(&self, other: &RulePath) -> bool {
-        self.key == other.key
+        self.key() == other.key()
             && self.path_type.is_prefix() == other.path_type.is_prefix()
             && self.raw.len() == other.raw.len()
     }
