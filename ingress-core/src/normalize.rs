@@ -21,29 +21,44 @@ use std::net::IpAddr;
 /// address, an empty value, or something that is not a syntactically valid host name (which
 /// could never equal a validated rule host).
 pub fn host(authority: &str) -> Option<Cow<'_, str>> {
-    // Userinfo is not part of the host (absolute-form targets may carry it).
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if authority.starts_with('[') {
-        return None; // IPv6 literal
-    }
-    let name = match authority.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        Some(_) => return None,
-        None => authority,
-    };
-    let name = name.strip_suffix('.').unwrap_or(name);
-    if name.is_empty() || name.len() > 253 || name.parse::<IpAddr>().is_ok() {
-        return None;
-    }
+    let bytes = authority.as_bytes();
+    // One pass over the name: where it ends (`:` of a port, or the end), whether it is
+    // lower-case already, whether it could be an IPv4 literal (digits and dots only), and
+    // whether every label is non-empty.
+    let mut end = bytes.len();
     let mut lower = true;
-    for b in name.bytes() {
+    let mut numeric = true;
+    let mut previous = b'.';
+    for (i, &b) in bytes.iter().enumerate() {
         match b {
-            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {}
-            b'A'..=b'Z' => lower = false,
-            _ => return None,
+            b'a'..=b'z' | b'-' | b'_' => numeric = false,
+            b'0'..=b'9' => {}
+            b'A'..=b'Z' => {
+                lower = false;
+                numeric = false;
+            }
+            b'.' if previous == b'.' => return None, // empty label
+            b'.' => {}
+            b':' => {
+                end = i;
+                break;
+            }
+            b'@' => return host_after_userinfo(authority),
+            _ => return None, // an IPv6 literal, or not a host name
+        }
+        previous = b;
+    }
+    if end < bytes.len() {
+        let port = &bytes[end + 1..];
+        if !port.iter().all(u8::is_ascii_digit) {
+            return host_after_userinfo(authority);
         }
     }
-    if name.split('.').any(str::is_empty) {
+    let mut name = &authority[..end];
+    if let Some(stripped) = name.strip_suffix('.') {
+        name = stripped;
+    }
+    if name.is_empty() || name.len() > 253 || (numeric && name.parse::<IpAddr>().is_ok()) {
         return None;
     }
     Some(if lower {
@@ -51,6 +66,14 @@ pub fn host(authority: &str) -> Option<Cow<'_, str>> {
     } else {
         Cow::Owned(name.to_ascii_lowercase())
     })
+}
+
+/// Absolute-form targets may carry `userinfo@` before the host: it is not part of the host.
+fn host_after_userinfo(authority: &str) -> Option<Cow<'_, str>> {
+    match authority.rsplit_once('@') {
+        Some((_, rest)) if !rest.contains('@') => host(rest),
+        _ => None,
+    }
 }
 
 /// Normalises a request path for matching: the query string dropped, percent-encoded

@@ -3,7 +3,7 @@
 use crate::{FastMap, FastSet};
 use std::sync::Arc;
 
-use super::paths::{PathRoute, PathRouter};
+use super::paths::{PathRoute, PathRouter, SCAN_LIMIT};
 use super::{HostRoutes, MatchSource, MatchedRule, RouteTable};
 use crate::backend::{Backend, Target};
 use crate::config::{ServiceRef, TableConfig};
@@ -183,7 +183,7 @@ impl RouteTable {
             generation: 0,
         };
         for (host, builder) in hosts {
-            let (paths, losers) = PathRouter::build(builder.routes);
+            let (paths, losers) = PathRouter::build(builder.routes, SCAN_LIMIT);
             diagnostics.extend(losers.into_iter().map(|(loser, winner)| {
                 Diagnostic::RuleConflict {
                     loser: loser.rule.ingress.clone(),

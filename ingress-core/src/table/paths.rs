@@ -1,4 +1,4 @@
-//! Per-host path routing on matchit, with precedence resolved at build time.
+//! Per-host path routing, with precedence resolved at build time.
 
 use std::sync::Arc;
 
@@ -15,32 +15,59 @@ pub(crate) struct PathRoute {
     pub(crate) rule: Arc<MatchedRule>,
 }
 
-/// The path router of one host entry.
-///
-/// Each entry is inserted into matchit under the route strings that match exactly the request
-/// paths it matches: `Exact p` as `p`; prefix-like `p` (trailing `/` dropped) as `p`, `p/` and
-/// `p/{*rest}` (the root prefix as `/` and `/{*rest}`). Braces are escaped, so a rule path can
-/// never be read as a parameter. Several entries can share one route string (`Exact /foo` and
-/// `Prefix /foo/` both own `/foo`); each slot holds its entries best first, so the first entry
-/// of the slot matchit picks is the answer. Matchit prefers the most specific route, which for
-/// static routes and catch-alls is the longest matching key.
-#[derive(Debug, Default)]
+/// Hosts with at most this many path entries are matched by a scan over their keys stored
+/// contiguously: for the few paths a host usually has, that is fewer cache misses than walking
+/// a radix tree whose nodes are separate allocations. Larger hosts use matchit.
+pub(crate) const SCAN_LIMIT: usize = 8;
+
+/// The path router of one host entry: its entries sorted best first (SEMANTICS §2.4), and an
+/// index that finds the first entry matching a request path.
+#[derive(Debug)]
 pub(crate) struct PathRouter {
-    router: matchit::Router<u32>,
-    /// Per route string, indices into `routes`, best first.
-    slots: Vec<Vec<u32>>,
     routes: Vec<PathRoute>,
-    /// Entries matchit refused (it should not, since braces are escaped): matched by a linear
-    /// scan so that a surprise in the router can never lose a route.
-    unrouted: Vec<u32>,
+    index: Index,
+}
+
+#[derive(Debug)]
+enum Index {
+    /// Few entries: every key in one buffer, tried in precedence order; the first match wins.
+    Scan {
+        keys: String,
+        entries: Vec<ScanEntry>,
+    },
+    /// Many entries: a matchit radix tree.
+    ///
+    /// Each entry is inserted under the route strings that match exactly the request paths it
+    /// matches: `Exact p` as `p`; prefix-like `p` (trailing `/` dropped) as `p`, `p/` and
+    /// `p/{*rest}` (the root prefix as `/` and `/{*rest}`). Braces are escaped, so a rule path
+    /// can never be read as a parameter. Several entries can share a route string (`Exact /foo`
+    /// and `Prefix /foo/` both own `/foo`); the string maps to the best of them. Matchit
+    /// prefers the most specific route, which for static routes and catch-alls is the longest
+    /// matching key.
+    Tree {
+        router: matchit::Router<u32>,
+        /// Entries matchit refused (it should not, since braces are escaped): matched by a
+        /// linear scan so that a surprise in the router can never lose a route.
+        unrouted: Vec<u32>,
+    },
+}
+
+/// One key of [`Index::Scan`]: `keys[start..start + len]`.
+#[derive(Debug, Clone, Copy)]
+struct ScanEntry {
+    start: u32,
+    len: u32,
+    prefix: bool,
 }
 
 impl PathRouter {
     /// Builds a router from one host's entries, given oldest Ingress first. Entries that
     /// another entry shadows (same key, match kind and raw length: SEMANTICS §4's "same path
-    /// and pathType") lose to the oldest; they are returned as `(loser, winner)` pairs.
+    /// and pathType") lose to the oldest; they are returned as `(loser, winner)` pairs. Up to
+    /// `scan_limit` entries are indexed for a scan, more in a radix tree ([`SCAN_LIMIT`]).
     pub(crate) fn build(
         mut routes: Vec<PathRoute>,
+        scan_limit: usize,
     ) -> (PathRouter, Vec<(PathRoute, Arc<MatchedRule>)>) {
         // Stable: among indistinguishable entries the oldest stays first.
         routes.sort_by(|a, b| {
@@ -59,79 +86,105 @@ impl PathRouter {
                 _ => kept.push(route),
             }
         }
-        let routes = kept;
-        let mut strings: Vec<(String, u32)> = Vec::with_capacity(routes.len() * 3);
-        for (index, route) in routes.iter().enumerate() {
-            let index = index as u32;
-            let key = escape(route.path.key());
-            if route.path.path_type().is_prefix() {
-                if key.is_empty() {
-                    strings.push(("/".to_owned(), index));
-                    strings.push(("/{*rest}".to_owned(), index));
-                } else {
-                    strings.push((format!("{key}/{{*rest}}"), index));
-                    strings.push((format!("{key}/"), index));
-                    strings.push((key, index));
-                }
-            } else {
-                strings.push((key, index));
-            }
-        }
-        // Group by route string, keeping each group in precedence order (stable sort).
-        strings.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut router = PathRouter {
-            routes,
-            ..PathRouter::default()
+        let index = if kept.len() <= scan_limit {
+            scan_index(&kept)
+        } else {
+            tree_index(&kept)
         };
-        let mut unrouted = Vec::new();
-        let mut i = 0;
-        while i < strings.len() {
-            let mut j = i;
-            let mut slot = Vec::new();
-            while j < strings.len() && strings[j].0 == strings[i].0 {
-                slot.push(strings[j].1);
-                j += 1;
-            }
-            slot.sort_unstable();
-            let slot_id = router.slots.len() as u32;
-            if router.router.insert(strings[i].0.as_str(), slot_id).is_ok() {
-                router.slots.push(slot);
-            } else {
-                unrouted.extend(slot);
-            }
-            i = j;
-        }
-        unrouted.sort_unstable();
-        unrouted.dedup();
-        router.unrouted = unrouted;
-        (router, losers)
+        (
+            PathRouter {
+                routes: kept,
+                index,
+            },
+            losers,
+        )
     }
 
     /// The best entry matching a normalised request path.
     pub(crate) fn best(&self, path: &str) -> Option<&PathRoute> {
-        let routed = self
-            .router
-            .at(path)
-            .ok()
-            .and_then(|m| self.slots.get(*m.value as usize))
-            .and_then(|slot| slot.first().copied());
-        let scanned = self
-            .unrouted
-            .iter()
-            .copied()
-            .find(|i| self.routes[*i as usize].path.matches(path));
-        // Indices are in precedence order, so the smaller one is the better entry.
-        let best = match (routed, scanned) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let best = match &self.index {
+            Index::Scan { keys, entries } => entries.iter().position(|e| {
+                let key = keys
+                    .get(e.start as usize..(e.start + e.len) as usize)
+                    .unwrap_or_default();
+                if e.prefix {
+                    // Element-wise: the key, then the end of the path or a '/'.
+                    path.strip_prefix(key)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                } else {
+                    path == key
+                }
+            }),
+            Index::Tree { router, unrouted } => {
+                let routed = router.at(path).ok().map(|m| *m.value as usize);
+                let scanned = unrouted
+                    .iter()
+                    .map(|i| *i as usize)
+                    .find(|i| self.routes[*i].path.matches(path));
+                // Indices are in precedence order, so the smaller one is the better entry.
+                match (routed, scanned) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
         };
-        best.map(|i| &self.routes[i as usize])
+        best.and_then(|i| self.routes.get(i))
     }
 
     /// Number of path entries.
     pub(crate) fn len(&self) -> usize {
         self.routes.len()
     }
+}
+
+fn scan_index(routes: &[PathRoute]) -> Index {
+    let mut keys = String::with_capacity(routes.iter().map(|r| r.path.key().len()).sum());
+    let entries = routes
+        .iter()
+        .map(|route| {
+            let start = keys.len() as u32;
+            keys.push_str(route.path.key());
+            ScanEntry {
+                start,
+                len: route.path.key().len() as u32,
+                prefix: route.path.path_type().is_prefix(),
+            }
+        })
+        .collect();
+    Index::Scan { keys, entries }
+}
+
+fn tree_index(routes: &[PathRoute]) -> Index {
+    let mut strings: Vec<(String, u32)> = Vec::with_capacity(routes.len() * 3);
+    for (index, route) in routes.iter().enumerate() {
+        let index = index as u32;
+        let key = escape(route.path.key());
+        if route.path.path_type().is_prefix() {
+            if key.is_empty() {
+                strings.push(("/".to_owned(), index));
+                strings.push(("/{*rest}".to_owned(), index));
+            } else {
+                strings.push((format!("{key}/{{*rest}}"), index));
+                strings.push((format!("{key}/"), index));
+                strings.push((key, index));
+            }
+        } else {
+            strings.push((key, index));
+        }
+    }
+    // Group by route string; sorted by (string, index), a group's first is its best entry.
+    strings.sort_unstable();
+    let mut router = matchit::Router::new();
+    let mut unrouted = Vec::new();
+    for group in strings.chunk_by(|a, b| a.0 == b.0) {
+        let (string, best) = &group[0]; // `chunk_by` never yields an empty group
+        if router.insert(string.as_str(), *best).is_err() {
+            unrouted.extend(group.iter().map(|(_, i)| *i));
+        }
+    }
+    unrouted.sort_unstable();
+    unrouted.dedup();
+    Index::Tree { router, unrouted }
 }
 
 /// Escapes matchit's parameter syntax: `{` and `}` become `{{` and `}}`.
@@ -145,4 +198,83 @@ fn escape(key: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::ObjectKey;
+    use crate::normalize;
+    use crate::validate::PathType;
+
+    fn route(path: &str, path_type: PathType, n: usize) -> Option<PathRoute> {
+        let path = RulePath::parse(Some(path), path_type).ok()?;
+        Some(PathRoute {
+            rule: Arc::new(MatchedRule {
+                ingress: ObjectKey::new("ns", &format!("i{n}")),
+                rule_index: n,
+                path_index: 0,
+                host: None,
+                path: path.raw().clone(),
+                path_type,
+            }),
+            path,
+            target: Target::NotFound,
+        })
+    }
+
+    fn segment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(&["a", "b", "ab", "{x}", "{*r}", "a.b", "%61", "~", ".", ""][..])
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (prop::collection::vec(segment(), 0..4), any::<bool>()).prop_map(|(s, slash)| {
+            let mut p = format!("/{}", s.join("/"));
+            if slash && !p.ends_with('/') {
+                p.push('/');
+            }
+            p
+        })
+    }
+
+    fn kind() -> impl Strategy<Value = PathType> {
+        prop::sample::select(
+            &[
+                PathType::Exact,
+                PathType::Prefix,
+                PathType::ImplementationSpecific,
+            ][..],
+        )
+    }
+
+    proptest! {
+        /// The scan index, the radix tree, and a plain scan with `RulePath::matches` over the
+        /// precedence-sorted entries all pick the same entry.
+        #[test]
+        fn scan_and_tree_indexes_agree(
+            rules in prop::collection::vec((path(), kind()), 0..24),
+            requests in prop::collection::vec(path(), 1..16),
+        ) {
+            let routes: Vec<PathRoute> = rules
+                .iter()
+                .enumerate()
+                .filter_map(|(n, (p, t))| route(p, *t, n))
+                .collect();
+            let (scan, _) = PathRouter::build(routes.clone(), usize::MAX);
+            let (tree, _) = PathRouter::build(routes, 0);
+            let scan_kind = matches!(scan.index, Index::Scan { .. });
+            let tree_kind = matches!(tree.index, Index::Tree { .. }) || tree.routes.is_empty();
+            prop_assert!(scan_kind);
+            prop_assert!(tree_kind);
+            for request in &requests {
+                let request = normalize::path(request);
+                let naive = scan.routes.iter().find(|r| r.path.matches(&request));
+                let id = |r: Option<&PathRoute>| r.map(|r| r.rule.rule_index);
+                prop_assert_eq!(id(scan.best(&request)), id(naive), "scan, {}", request);
+                prop_assert_eq!(id(tree.best(&request)), id(naive), "tree, {}", request);
+            }
+        }
+    }
 }
