@@ -1,6 +1,7 @@
 //! The route table: one immutable snapshot of every route, answering lookups lock-free.
 
 mod build;
+mod inline_str;
 mod paths;
 
 use crate::FastMap;
@@ -13,6 +14,7 @@ use crate::normalize;
 use crate::tls::{TlsBinding, TlsSelection};
 use crate::validate::{PathType, wildcard_suffix};
 
+use inline_str::InlineStr;
 use paths::PathRouter;
 
 /// An immutable routing snapshot built from a whole [`ClusterState`](crate::ClusterState).
@@ -21,9 +23,9 @@ use paths::PathRouter;
 /// publish them. Lookups never allocate for normalised requests and never lock.
 #[derive(Debug)]
 pub struct RouteTable {
-    exact_hosts: FastMap<Arc<str>, HostRoutes>,
+    exact_hosts: FastMap<InlineStr, HostRoutes>,
     /// Keyed by the suffix after `*.`.
-    wildcard_hosts: FastMap<Arc<str>, HostRoutes>,
+    wildcard_hosts: FastMap<InlineStr, HostRoutes>,
     hostless: Option<HostRoutes>,
     global_default: (Target, MatchSource),
     tls: TlsSelection,
@@ -114,10 +116,10 @@ impl RouteTable {
         let Some(entry) = entry else {
             return global();
         };
-        if let Some(route) = entry.paths.best(&path) {
+        if let Some((target, rule)) = entry.paths.best(&path) {
             return Route {
-                target: &route.target,
-                rule: Some(&route.rule),
+                target,
+                rule: Some(rule),
                 source: MatchSource::Path,
                 https_redirect,
             };

@@ -3,6 +3,7 @@
 use crate::{FastMap, FastSet};
 use std::sync::Arc;
 
+use super::inline_str::InlineStr;
 use super::paths::{PathRoute, PathRouter, SCAN_LIMIT};
 use super::{HostRoutes, MatchSource, MatchedRule, RouteTable};
 use crate::backend::{Backend, Target};
@@ -207,10 +208,12 @@ impl RouteTable {
             };
             match host {
                 Some(HostPattern::Exact(name)) => {
-                    table.exact_hosts.insert(name, routes);
+                    table.exact_hosts.insert(InlineStr::new(&name), routes);
                 }
                 Some(pattern @ HostPattern::Wildcard(_)) => {
-                    table.wildcard_hosts.insert(pattern.suffix().into(), routes);
+                    table
+                        .wildcard_hosts
+                        .insert(InlineStr::new(pattern.suffix()), routes);
                 }
                 None => table.hostless = Some(routes),
             }

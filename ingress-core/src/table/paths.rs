@@ -6,6 +6,7 @@ use crate::backend::Target;
 use crate::validate::RulePath;
 
 use super::MatchedRule;
+use super::inline_str::InlineStr;
 
 /// One path entry of one host: what it matches and where it goes.
 #[derive(Debug, Clone)]
@@ -24,17 +25,15 @@ pub(crate) const SCAN_LIMIT: usize = 8;
 /// index that finds the first entry matching a request path.
 #[derive(Debug)]
 pub(crate) struct PathRouter {
-    routes: Vec<PathRoute>,
+    len: usize,
     index: Index,
 }
 
 #[derive(Debug)]
 enum Index {
-    /// Few entries: every key in one buffer, tried in precedence order; the first match wins.
-    Scan {
-        keys: String,
-        entries: Vec<ScanEntry>,
-    },
+    /// Few entries, tried in precedence order; the first match wins. Each entry carries its
+    /// key inline and its target, so a lookup touches one contiguous block.
+    Scan(Vec<ScanEntry>),
     /// Many entries: a matchit radix tree.
     ///
     /// Each entry is inserted under the route strings that match exactly the request paths it
@@ -45,6 +44,8 @@ enum Index {
     /// prefers the most specific route, which for static routes and catch-alls is the longest
     /// matching key.
     Tree {
+        /// The entries, best first; the router's values index into it.
+        routes: Vec<PathRoute>,
         router: matchit::Router<u32>,
         /// Entries matchit refused (it should not, since braces are escaped): matched by a
         /// linear scan so that a surprise in the router can never lose a route.
@@ -52,12 +53,13 @@ enum Index {
     },
 }
 
-/// One key of [`Index::Scan`]: `keys[start..start + len]`.
-#[derive(Debug, Clone, Copy)]
+/// One entry of [`Index::Scan`].
+#[derive(Debug)]
 struct ScanEntry {
-    start: u32,
-    len: u32,
+    key: InlineStr,
     prefix: bool,
+    target: Target,
+    rule: Arc<MatchedRule>,
 }
 
 impl PathRouter {
@@ -86,75 +88,73 @@ impl PathRouter {
                 _ => kept.push(route),
             }
         }
-        let index = if kept.len() <= scan_limit {
+        let len = kept.len();
+        let index = if len <= scan_limit {
             scan_index(&kept)
         } else {
-            tree_index(&kept)
+            tree_index(kept)
         };
-        (
-            PathRouter {
-                routes: kept,
-                index,
-            },
-            losers,
-        )
+        (PathRouter { len, index }, losers)
     }
 
-    /// The best entry matching a normalised request path.
-    pub(crate) fn best(&self, path: &str) -> Option<&PathRoute> {
-        let best = match &self.index {
-            Index::Scan { keys, entries } => entries.iter().position(|e| {
-                let key = keys
-                    .get(e.start as usize..(e.start + e.len) as usize)
-                    .unwrap_or_default();
-                if e.prefix {
-                    // Element-wise: the key, then the end of the path or a '/'.
-                    path.strip_prefix(key)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-                } else {
-                    path == key
-                }
-            }),
-            Index::Tree { router, unrouted } => {
+    /// The target and rule of the best entry matching a normalised request path.
+    pub(crate) fn best(&self, path: &str) -> Option<(&Target, &Arc<MatchedRule>)> {
+        match &self.index {
+            Index::Scan(entries) => entries
+                .iter()
+                .find(|e| {
+                    let key = e.key.as_str();
+                    if e.prefix {
+                        // Element-wise: the key, then the end of the path or a '/'.
+                        path.strip_prefix(key)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    } else {
+                        path == key
+                    }
+                })
+                .map(|e| (&e.target, &e.rule)),
+            Index::Tree {
+                routes,
+                router,
+                unrouted,
+            } => {
                 let routed = router.at(path).ok().map(|m| *m.value as usize);
                 let scanned = unrouted
                     .iter()
                     .map(|i| *i as usize)
-                    .find(|i| self.routes[*i].path.matches(path));
+                    .find(|i| routes[*i].path.matches(path));
                 // Indices are in precedence order, so the smaller one is the better entry.
-                match (routed, scanned) {
+                let best = match (routed, scanned) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
-                }
+                };
+                best.and_then(|i| routes.get(i))
+                    .map(|r| (&r.target, &r.rule))
             }
-        };
-        best.and_then(|i| self.routes.get(i))
+        }
     }
 
     /// Number of path entries.
     pub(crate) fn len(&self) -> usize {
-        self.routes.len()
+        self.len
     }
 }
 
 fn scan_index(routes: &[PathRoute]) -> Index {
-    let mut keys = String::with_capacity(routes.iter().map(|r| r.path.key().len()).sum());
-    let entries = routes
-        .iter()
-        .map(|route| {
-            let start = keys.len() as u32;
-            keys.push_str(route.path.key());
-            ScanEntry {
-                start,
-                len: route.path.key().len() as u32,
+    Index::Scan(
+        routes
+            .iter()
+            .map(|route| ScanEntry {
+                key: InlineStr::new(route.path.key()),
                 prefix: route.path.path_type().is_prefix(),
-            }
-        })
-        .collect();
-    Index::Scan { keys, entries }
+                target: route.target.clone(),
+                rule: route.rule.clone(),
+            })
+            .collect(),
+    )
 }
 
-fn tree_index(routes: &[PathRoute]) -> Index {
+fn tree_index(routes: Vec<PathRoute>) -> Index {
     let mut strings: Vec<(String, u32)> = Vec::with_capacity(routes.len() * 3);
     for (index, route) in routes.iter().enumerate() {
         let index = index as u32;
@@ -184,7 +184,11 @@ fn tree_index(routes: &[PathRoute]) -> Index {
     }
     unrouted.sort_unstable();
     unrouted.dedup();
-    Index::Tree { router, unrouted }
+    Index::Tree {
+        routes,
+        router,
+        unrouted,
+    }
 }
 
 /// Escapes matchit's parameter syntax: `{` and `}` become `{{` and `}}`.
@@ -263,17 +267,22 @@ mod tests {
                 .filter_map(|(n, (p, t))| route(p, *t, n))
                 .collect();
             let (scan, _) = PathRouter::build(routes.clone(), usize::MAX);
-            let (tree, _) = PathRouter::build(routes, 0);
-            let scan_kind = matches!(scan.index, Index::Scan { .. });
-            let tree_kind = matches!(tree.index, Index::Tree { .. }) || tree.routes.is_empty();
+            let (tree, _) = PathRouter::build(routes.clone(), 0);
+            // The naive answer: the first matching entry in precedence order, the oldest first
+            // among equals (entries here never shadow each other: rule indexes differ).
+            let mut sorted = routes;
+            sorted.sort_by(|a, b| a.path.precedence(&b.path).then_with(|| a.path.key().cmp(b.path.key())));
+            let scan_kind = matches!(scan.index, Index::Scan(_));
+            let tree_kind = matches!(tree.index, Index::Tree { .. }) || tree.len == 0;
             prop_assert!(scan_kind);
             prop_assert!(tree_kind);
             for request in &requests {
                 let request = normalize::path(request);
-                let naive = scan.routes.iter().find(|r| r.path.matches(&request));
-                let id = |r: Option<&PathRoute>| r.map(|r| r.rule.rule_index);
-                prop_assert_eq!(id(scan.best(&request)), id(naive), "scan, {}", request);
-                prop_assert_eq!(id(tree.best(&request)), id(naive), "tree, {}", request);
+                let naive = sorted.iter().find(|r| r.path.matches(&request));
+                let naive = naive.map(|r| r.rule.rule_index);
+                let id = |r: Option<(&Target, &Arc<MatchedRule>)>| r.map(|(_, rule)| rule.rule_index);
+                prop_assert_eq!(id(scan.best(&request)), naive, "scan, {}", request);
+                prop_assert_eq!(id(tree.best(&request)), naive, "tree, {}", request);
             }
         }
     }
