@@ -14,7 +14,7 @@ use crate::normalize;
 use crate::tls::{TlsBinding, TlsSelection};
 use crate::validate::{PathType, wildcard_suffix};
 
-use inline_str::InlineStr;
+use inline_str::HostKey;
 use paths::PathRouter;
 
 /// An immutable routing snapshot built from a whole [`ClusterState`](crate::ClusterState).
@@ -23,9 +23,9 @@ use paths::PathRouter;
 /// publish them. Lookups never allocate for normalised requests and never lock.
 #[derive(Debug)]
 pub struct RouteTable {
-    exact_hosts: FastMap<InlineStr, HostRoutes>,
+    exact_hosts: FastMap<HostKey, HostRoutes>,
     /// Keyed by the suffix after `*.`.
-    wildcard_hosts: FastMap<InlineStr, HostRoutes>,
+    wildcard_hosts: FastMap<HostKey, HostRoutes>,
     hostless: Option<HostRoutes>,
     global_default: (Target, MatchSource),
     tls: TlsSelection,
@@ -99,12 +99,14 @@ impl RouteTable {
         // One probe for exact hosts; a second for wildcards; TLS flags are precomputed.
         let (entry, https_redirect) = match host {
             None => (self.hostless.as_ref(), false),
-            Some(h) => match self.exact_hosts.get(h) {
+            Some(h) => match self.exact_hosts.get(h.as_bytes()) {
                 Some(entry) => (Some(entry), entry.https_redirect),
-                None => match wildcard_suffix(h).and_then(|s| self.wildcard_hosts.get(s)) {
-                    Some(entry) => (Some(entry), entry.https_redirect || self.tls.has_exact(h)),
-                    None => (self.hostless.as_ref(), self.tls.covers(h)),
-                },
+                None => {
+                    match wildcard_suffix(h).and_then(|s| self.wildcard_hosts.get(s.as_bytes())) {
+                        Some(entry) => (Some(entry), entry.https_redirect || self.tls.has_exact(h)),
+                        None => (self.hostless.as_ref(), self.tls.covers(h)),
+                    }
+                }
             },
         };
         let global = || Route {

@@ -3,7 +3,7 @@
 use crate::{FastMap, FastSet};
 use std::sync::Arc;
 
-use super::inline_str::InlineStr;
+use super::inline_str::HostKey;
 use super::paths::{PathRoute, PathRouter, SCAN_LIMIT};
 use super::{HostRoutes, MatchSource, MatchedRule, RouteTable};
 use crate::backend::{Backend, Target};
@@ -208,12 +208,12 @@ impl RouteTable {
             };
             match host {
                 Some(HostPattern::Exact(name)) => {
-                    table.exact_hosts.insert(InlineStr::new(&name), routes);
+                    table.exact_hosts.insert(HostKey::new(&name), routes);
                 }
                 Some(pattern @ HostPattern::Wildcard(_)) => {
                     table
                         .wildcard_hosts
-                        .insert(InlineStr::new(pattern.suffix()), routes);
+                        .insert(HostKey::new(pattern.suffix()), routes);
                 }
                 None => table.hostless = Some(routes),
             }

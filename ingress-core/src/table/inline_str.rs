@@ -3,21 +3,23 @@
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 
-/// Bytes kept inline; longer strings go to the heap.
-const INLINE: usize = 30;
-
-/// An immutable string, inline up to 30 bytes. Hashes and compares exactly like `str`, so
-/// maps keyed by it can be probed with `&str`.
+/// An immutable string, inline up to `N` bytes (longer ones go to the heap). Hashes and compares exactly like `[u8]`, so
+/// maps keyed by it are probed with `str::as_bytes` (no UTF-8 check on the lookup path).
 #[derive(Clone)]
-pub(crate) enum InlineStr {
-    Inline { len: u8, bytes: [u8; INLINE] },
+pub(crate) enum InlineStr<const N: usize> {
+    Inline { len: u8, bytes: [u8; N] },
     Heap(Box<str>),
 }
 
-impl InlineStr {
-    pub(crate) fn new(text: &str) -> InlineStr {
-        if text.len() <= INLINE {
-            let mut bytes = [0; INLINE];
+/// Host names: most fit in 46 bytes, and the whole key is 48 bytes.
+pub(crate) type HostKey = InlineStr<46>;
+/// Path keys: most are short; 24 bytes in all keeps a scan entry within a cache line.
+pub(crate) type PathKey = InlineStr<22>;
+
+impl<const N: usize> InlineStr<N> {
+    pub(crate) fn new(text: &str) -> Self {
+        if text.len() <= N && N <= usize::from(u8::MAX) {
+            let mut bytes = [0; N];
             bytes[..text.len()].copy_from_slice(text.as_bytes());
             InlineStr::Inline {
                 len: text.len() as u8,
@@ -28,41 +30,37 @@ impl InlineStr {
         }
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
-            // The bytes are a prefix of a `str` copied whole, so they are valid UTF-8; the
-            // fallback is never taken.
-            InlineStr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
-            InlineStr::Heap(text) => text,
+            InlineStr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            InlineStr::Heap(text) => text.as_bytes(),
         }
     }
 }
 
-impl Borrow<str> for InlineStr {
-    fn borrow(&self) -> &str {
-        self.as_str()
+impl<const N: usize> Borrow<[u8]> for InlineStr<N> {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
-impl PartialEq for InlineStr {
+impl<const N: usize> PartialEq for InlineStr<N> {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
-impl Eq for InlineStr {}
+impl<const N: usize> Eq for InlineStr<N> {}
 
-impl Hash for InlineStr {
+impl<const N: usize> Hash for InlineStr<N> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
+        self.as_bytes().hash(state);
     }
 }
 
-impl std::fmt::Debug for InlineStr {
+impl<const N: usize> std::fmt::Debug for InlineStr<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
     }
 }
 
@@ -74,15 +72,17 @@ mod tests {
     #[test]
     fn short_and_long_strings_round_trip_and_probe_as_str() {
         let short = "app.example.com";
+        assert_eq!(std::mem::size_of::<HostKey>(), 48);
+        assert_eq!(std::mem::size_of::<PathKey>(), 24);
         let long = "a-rather-long-host-name.of-some-tenant.example.com";
         let mut map = FastMap::default();
-        map.insert(InlineStr::new(short), 1);
-        map.insert(InlineStr::new(long), 2);
-        assert!(matches!(InlineStr::new(short), InlineStr::Inline { .. }));
-        assert!(matches!(InlineStr::new(long), InlineStr::Heap(_)));
-        assert_eq!(map.get(short), Some(&1));
-        assert_eq!(map.get(long), Some(&2));
-        assert_eq!(map.get("other"), None);
-        assert_eq!(InlineStr::new(long).as_str(), long);
+        map.insert(PathKey::new(short), 1);
+        map.insert(PathKey::new(long), 2);
+        assert!(matches!(PathKey::new(short), InlineStr::Inline { .. }));
+        assert!(matches!(PathKey::new(long), InlineStr::Heap(_)));
+        assert_eq!(map.get(short.as_bytes()), Some(&1));
+        assert_eq!(map.get(long.as_bytes()), Some(&2));
+        assert_eq!(map.get("other".as_bytes()), None);
+        assert_eq!(PathKey::new(long).as_bytes(), long.as_bytes());
     }
 }

@@ -6,7 +6,7 @@ use crate::backend::Target;
 use crate::validate::RulePath;
 
 use super::MatchedRule;
-use super::inline_str::InlineStr;
+use super::inline_str::PathKey;
 
 /// One path entry of one host: what it matches and where it goes.
 #[derive(Debug, Clone)]
@@ -43,20 +43,24 @@ enum Index {
     /// and `Prefix /foo/` both own `/foo`); the string maps to the best of them. Matchit
     /// prefers the most specific route, which for static routes and catch-alls is the longest
     /// matching key.
-    Tree {
-        /// The entries, best first; the router's values index into it.
-        routes: Vec<PathRoute>,
-        router: matchit::Router<u32>,
-        /// Entries matchit refused (it should not, since braces are escaped): matched by a
-        /// linear scan so that a surprise in the router can never lose a route.
-        unrouted: Vec<u32>,
-    },
+    Tree(Box<Tree>),
+}
+
+/// The radix-tree index (boxed: rare, and large next to a scan index).
+#[derive(Debug)]
+struct Tree {
+    /// The entries, best first; the router's values index into it.
+    routes: Vec<PathRoute>,
+    router: matchit::Router<u32>,
+    /// Entries matchit refused (it should not, since braces are escaped): matched by a
+    /// linear scan so that a surprise in the router can never lose a route.
+    unrouted: Vec<u32>,
 }
 
 /// One entry of [`Index::Scan`].
 #[derive(Debug)]
 struct ScanEntry {
-    key: InlineStr,
+    key: PathKey,
     prefix: bool,
     target: Target,
     rule: Arc<MatchedRule>,
@@ -103,21 +107,22 @@ impl PathRouter {
             Index::Scan(entries) => entries
                 .iter()
                 .find(|e| {
-                    let key = e.key.as_str();
+                    let (key, path) = (e.key.as_bytes(), path.as_bytes());
                     if e.prefix {
                         // Element-wise: the key, then the end of the path or a '/'.
                         path.strip_prefix(key)
-                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                            .is_some_and(|rest| rest.first().is_none_or(|b| *b == b'/'))
                     } else {
                         path == key
                     }
                 })
                 .map(|e| (&e.target, &e.rule)),
-            Index::Tree {
-                routes,
-                router,
-                unrouted,
-            } => {
+            Index::Tree(tree) => {
+                let Tree {
+                    routes,
+                    router,
+                    unrouted,
+                } = &**tree;
                 let routed = router.at(path).ok().map(|m| *m.value as usize);
                 let scanned = unrouted
                     .iter()
@@ -145,7 +150,7 @@ fn scan_index(routes: &[PathRoute]) -> Index {
         routes
             .iter()
             .map(|route| ScanEntry {
-                key: InlineStr::new(route.path.key()),
+                key: PathKey::new(route.path.key()),
                 prefix: route.path.path_type().is_prefix(),
                 target: route.target.clone(),
                 rule: route.rule.clone(),
@@ -184,11 +189,11 @@ fn tree_index(routes: Vec<PathRoute>) -> Index {
     }
     unrouted.sort_unstable();
     unrouted.dedup();
-    Index::Tree {
+    Index::Tree(Box::new(Tree {
         routes,
         router,
         unrouted,
-    }
+    }))
 }
 
 /// Escapes matchit's parameter syntax: `{` and `}` become `{{` and `}}`.
@@ -273,7 +278,7 @@ mod tests {
             let mut sorted = routes;
             sorted.sort_by(|a, b| a.path.precedence(&b.path).then_with(|| a.path.key().cmp(b.path.key())));
             let scan_kind = matches!(scan.index, Index::Scan(_));
-            let tree_kind = matches!(tree.index, Index::Tree { .. }) || tree.len == 0;
+            let tree_kind = matches!(tree.index, Index::Tree(_)) || tree.len == 0;
             prop_assert!(scan_kind);
             prop_assert!(tree_kind);
             for request in &requests {
