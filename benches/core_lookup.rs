@@ -2,6 +2,9 @@
 //! updates, and lookups while a writer publishes a snapshot every millisecond.
 //!
 //! `cargo bench -p ingress-benches --bench core_lookup`
+//!
+//! Uses mimalloc, the allocator the `ingress-proxy` and `ingress-lb` binaries ship with: a
+//! table build is dominated by many small allocations, and glibc's malloc is slow at those.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -12,6 +15,9 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use ingress_benches::{cluster, endpoint_slice, requests};
 use ingress_core::reference::ReferenceRouter;
 use ingress_core::{Change, RouteTable, TableConfig, table};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn lookup(c: &mut Criterion) {
     let mut group = c.benchmark_group("lookup");

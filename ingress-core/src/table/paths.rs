@@ -94,7 +94,7 @@ impl PathRouter {
         }
         let len = kept.len();
         let index = if len <= scan_limit {
-            scan_index(&kept)
+            scan_index(kept)
         } else {
             tree_index(kept)
         };
@@ -145,15 +145,15 @@ impl PathRouter {
     }
 }
 
-fn scan_index(routes: &[PathRoute]) -> Index {
+fn scan_index(routes: Vec<PathRoute>) -> Index {
     Index::Scan(
         routes
-            .iter()
+            .into_iter()
             .map(|route| ScanEntry {
                 key: PathKey::new(route.path.key()),
                 prefix: route.path.path_type().is_prefix(),
-                target: route.target.clone(),
-                rule: route.rule.clone(),
+                target: route.target,
+                rule: route.rule,
             })
             .collect(),
     )
