@@ -76,7 +76,8 @@ pub fn cluster(hosts: usize) -> ClusterState {
     state
 }
 
-/// The EndpointSlice of Service `svc-{i}` with `count` ready endpoints; `salt` varies addresses.
+/// The EndpointSlice of Service `svc-{i}` with `count` (< 4096) ready endpoints; `salt` varies
+/// the addresses.
 pub fn endpoint_slice(i: usize, count: usize, salt: usize) -> EndpointSlice {
     EndpointSlice {
         meta: ObjectMeta::new("bench", &format!("svc-{i}-abcde"), Some(0)),
@@ -87,12 +88,14 @@ pub fn endpoint_slice(i: usize, count: usize, salt: usize) -> EndpointSlice {
         }],
         endpoints: (0..count)
             .map(|n| Endpoint {
-                addresses: vec![format!(
-                    "10.{}.{}.{}",
-                    (i >> 8) & 255,
-                    i & 255,
-                    (n + salt) % 250 + 1
-                )],
+                // A window of 4096 addresses per Service that `salt` slides: any salt change
+                // changes the set as long as `count` < 4096.
+                addresses: vec![
+                    std::net::Ipv4Addr::from(
+                        (10u32 << 24) | ((i as u32 & 0xfff) << 12) | ((n + salt) as u32 & 0xfff),
+                    )
+                    .to_string(),
+                ],
                 ready: Some(true),
             })
             .collect(),
@@ -112,4 +115,23 @@ pub fn requests(hosts: usize, count: usize) -> Vec<(String, &'static str)> {
             (request_host(host), path)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingress_core::{Change, TableConfig, table};
+
+    #[test]
+    fn endpoint_fixture_changes_take_the_endpoint_path() {
+        let (mut writer, _reader) = table(TableConfig::default());
+        writer.replace(cluster(100));
+        writer.commit();
+        for (salt, count) in [(1, 10), (2, 10), (3, 1000), (4, 1000)] {
+            writer.apply(Change::UpsertEndpointSlice(endpoint_slice(50, count, salt)));
+            let commit = writer.commit();
+            assert!(!commit.rebuilt, "salt {salt}");
+            assert_eq!(commit.endpoint_updates, 1, "salt {salt} count {count}");
+        }
+    }
 }
