@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates every manifest under deploy/ against the official Kubernetes OpenAPI schemas,
+# Validates every manifest under deploy/ and examples/manifests/ against the official Kubernetes OpenAPI schemas,
 # offline: kubernetes-validate (PyPI) ships the schemas, so no cluster and no network at
 # validation time. Usage: deploy/validate.sh [KUBERNETES_VERSION]
 set -euo pipefail
@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
     "$venv/bin/pip" install --quiet 'kubernetes-validate>=1.31'
 fi
 shopt -s nullglob
-files=(*.yaml *.yml)
+files=(*.yaml *.yml ../examples/manifests/*.yaml)
 if [ ${#files[@]} -eq 0 ]; then
     echo "validate.sh: no manifests found" >&2
     exit 1

@@ -283,7 +283,7 @@
 //! - **Parse, don't validate.** Raw objects ([`model`]) become [`ValidIngress`] through
 //!   `TryFrom`, with typed errors naming object and field; invalid hosts and paths cannot be
 //!   represented in a table.
-//! - **Tested against a naive model.** [`reference`] re-derives every decision by linear scan
+//! - **Tested against a naive model.** [`reference`](mod@reference) re-derives every decision by linear scan
 //!   straight from the rules above; property tests and fuzzing compare the two.
 
 #![deny(missing_docs)]

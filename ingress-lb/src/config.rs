@@ -19,7 +19,7 @@
 //! ```
 //!
 //! `access_log` has no counterpart: every connection is logged through `tracing` (see
-//! [`crate::log`]).
+//! `log.rs`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
