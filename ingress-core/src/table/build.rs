@@ -17,23 +17,27 @@ use crate::validate::{BackendRef, HostPattern, ValidIngress};
 /// Interns one [`Backend`] per referenced Service port.
 struct Backends<'a> {
     state: &'a ClusterState,
-    slices_by_service: FastMap<ObjectKey, Vec<&'a EndpointSlice>>,
+    /// `(namespace, service name)` → slices, borrowed from the state (no allocation).
+    slices_by_service: FastMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
     interned: FastMap<ServiceRef, Arc<Backend>>,
 }
 
 impl<'a> Backends<'a> {
     fn new(state: &'a ClusterState) -> Self {
-        let mut slices_by_service: FastMap<ObjectKey, Vec<&EndpointSlice>> = FastMap::default();
+        let mut slices_by_service: FastMap<(&str, &str), Vec<&EndpointSlice>> = FastMap::default();
+        slices_by_service.reserve(state.endpoint_slices.len());
         for slice in state.endpoint_slices.values() {
             slices_by_service
-                .entry(ObjectKey::new(&slice.meta.namespace, &slice.service_name))
+                .entry((slice.meta.namespace.as_str(), slice.service_name.as_str()))
                 .or_default()
                 .push(slice);
         }
+        let mut interned = FastMap::default();
+        interned.reserve(state.services.len());
         Backends {
             state,
             slices_by_service,
-            interned: FastMap::default(),
+            interned,
         }
     }
 
@@ -51,7 +55,7 @@ impl<'a> Backends<'a> {
         let key = service.service_key();
         let slices = self
             .slices_by_service
-            .get(&key)
+            .get(&(&*service.namespace, &*service.name))
             .into_iter()
             .flatten()
             .copied();
@@ -107,6 +111,7 @@ impl RouteTable {
 
         let mut backends = Backends::new(state);
         let mut hosts: FastMap<Option<HostPattern>, HostBuilder> = FastMap::default();
+        hosts.reserve(valid.len());
         let mut global_default: Option<(Target, ObjectKey)> = None;
         for ingress in &valid {
             let default_target = ingress.default_backend.as_ref().map(|b| backends.target(b));
@@ -172,9 +177,17 @@ impl RouteTable {
         };
         let tls = TlsSelection::build(&valid, state, config, &mut diagnostics);
 
+        let exact_count = hosts
+            .keys()
+            .filter(|h| matches!(h, Some(HostPattern::Exact(_))))
+            .count();
+        let mut exact_hosts = FastMap::default();
+        exact_hosts.reserve(exact_count);
+        let mut wildcard_hosts = FastMap::default();
+        wildcard_hosts.reserve(hosts.len() - exact_count);
         let mut table = RouteTable {
-            exact_hosts: FastMap::default(),
-            wildcard_hosts: FastMap::default(),
+            exact_hosts,
+            wildcard_hosts,
             hostless: None,
             global_default,
             tls,

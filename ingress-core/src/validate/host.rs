@@ -20,7 +20,12 @@ impl HostPattern {
     /// Parses a host as the API server does: a lower-case DNS-1123 subdomain, optionally with a
     /// leading `*.`, and never an IP address.
     pub fn parse(host: &str) -> Result<HostPattern, InvalidField> {
-        if host.parse::<IpAddr>().is_ok() {
+        // Only digits, dots, colons and hex letters can spell an IP address: skip the parse
+        // for ordinary names.
+        let maybe_ip = host
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+        if maybe_ip && host.parse::<IpAddr>().is_ok() {
             return Err(InvalidField::HostIsIpAddress(host.to_owned()));
         }
         let (wildcard, name) = match host.strip_prefix("*.") {
