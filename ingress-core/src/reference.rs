@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::backend::Target;
 use crate::config::{ServiceRef, TableConfig};
-use crate::diagnostics::{Diagnostic, InvalidIngressKey};
+use crate::diagnostics::Diagnostic;
 use crate::model::{ObjectKey, ResourceBackend};
 use crate::normalize;
 use crate::state::ClusterState;
@@ -81,25 +81,7 @@ type Entry<'a> = (usize, usize, usize, Option<&'a HostPattern>, &'a ValidPath);
 impl ReferenceRouter {
     /// Builds the reference model.
     pub fn new(state: &ClusterState, config: &TableConfig) -> ReferenceRouter {
-        let mut diagnostics = Vec::new();
-        let mut valid = Vec::new();
-        for ingress in state.ingresses.values() {
-            if !config
-                .classes
-                .is_ours(ingress, state.ingress_classes.values())
-            {
-                continue;
-            }
-            match ValidIngress::try_from(ingress) {
-                Ok(v) => valid.push(v),
-                Err(errors) => diagnostics.extend(
-                    errors
-                        .into_iter()
-                        .map(|e| Diagnostic::Rejected(InvalidIngressKey(e))),
-                ),
-            }
-        }
-        valid.sort_by(|a, b| a.age.cmp(&b.age));
+        let (valid, diagnostics) = ValidIngress::ours_oldest_first(state, config);
         let mut router = ReferenceRouter {
             valid,
             controller_default: config.default_backend.clone(),

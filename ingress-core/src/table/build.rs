@@ -8,7 +8,7 @@ use super::paths::{PathRoute, PathRouter, SCAN_LIMIT};
 use super::{HostRoutes, MatchSource, MatchedRule, RouteTable};
 use crate::backend::{Backend, Target};
 use crate::config::{ServiceRef, TableConfig};
-use crate::diagnostics::{Diagnostic, InvalidIngressKey};
+use crate::diagnostics::Diagnostic;
 use crate::model::{EndpointSlice, ObjectKey};
 use crate::state::ClusterState;
 use crate::tls::TlsSelection;
@@ -89,25 +89,7 @@ impl RouteTable {
     /// Ingresses and conflict losers become [`RouteTable::diagnostics`], and everything else
     /// serves.
     pub fn build(state: &ClusterState, config: &TableConfig) -> RouteTable {
-        let mut diagnostics = Vec::new();
-        let mut valid = Vec::new();
-        for ingress in state.ingresses.values() {
-            if !config
-                .classes
-                .is_ours(ingress, state.ingress_classes.values())
-            {
-                continue;
-            }
-            match ValidIngress::try_from(ingress) {
-                Ok(v) => valid.push(v),
-                Err(errors) => diagnostics.extend(
-                    errors
-                        .into_iter()
-                        .map(|e| Diagnostic::Rejected(InvalidIngressKey(e))),
-                ),
-            }
-        }
-        valid.sort_by(|a, b| a.age.cmp(&b.age));
+        let (valid, mut diagnostics) = ValidIngress::ours_oldest_first(state, config);
 
         let mut backends = Backends::new(state);
         let mut hosts: FastMap<Option<HostPattern>, HostBuilder> = FastMap::default();

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use super::error::{InvalidField, InvalidIngress};
 use super::host::{HostPattern, is_dns1035_label, is_dns1123_subdomain};
 use super::path::{PathType, RulePath};
-use crate::config::{PortRef, ServiceRef};
+use crate::config::{PortRef, ServiceRef, TableConfig};
+use crate::diagnostics::{Diagnostic, InvalidIngressKey};
 use crate::model::{
     Ingress, IngressBackend, ObjectKey, ObjectMeta, ResourceBackend, ServiceBackendPort,
 };
+use crate::state::ClusterState;
 
 /// An Ingress whose every field passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +166,36 @@ fn is_port_name(name: &str) -> bool {
 }
 
 impl ValidIngress {
+    /// Every Ingress of `state` that is ours ([`ClassSelection::is_ours`]), validated, oldest
+    /// first; each invalid one becomes one [`Diagnostic::Rejected`] per field error.
+    ///
+    /// [`ClassSelection::is_ours`]: crate::ClassSelection::is_ours
+    pub fn ours_oldest_first(
+        state: &ClusterState,
+        config: &TableConfig,
+    ) -> (Vec<ValidIngress>, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+        let mut valid = Vec::new();
+        for ingress in state.ingresses.values() {
+            if !config
+                .classes
+                .is_ours(ingress, state.ingress_classes.values())
+            {
+                continue;
+            }
+            match ValidIngress::try_from(ingress) {
+                Ok(v) => valid.push(v),
+                Err(errors) => diagnostics.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| Diagnostic::Rejected(InvalidIngressKey(e))),
+                ),
+            }
+        }
+        valid.sort_by(|a, b| a.age.cmp(&b.age));
+        (valid, diagnostics)
+    }
+
     /// The conflict-order key of an Ingress's metadata.
     pub fn age_of(meta: &ObjectMeta) -> (i64, ObjectKey) {
         (
