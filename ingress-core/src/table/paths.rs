@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::backend::Target;
 use crate::validate::RulePath;
 
@@ -32,8 +34,9 @@ pub(crate) struct PathRouter {
 #[derive(Debug)]
 enum Index {
     /// Few entries, tried in precedence order; the first match wins. Each entry carries its
-    /// key inline and its target, so a lookup touches one contiguous block.
-    Scan(Vec<ScanEntry>),
+    /// key inline and its target, and the entries sit inline in the host's hash-map bucket:
+    /// a lookup reads one contiguous block after the hash probe, with no pointer to chase.
+    Scan(SmallVec<[ScanEntry; SCAN_LIMIT]>),
     /// Many entries: a matchit radix tree.
     ///
     /// Each entry is inserted under the route strings that match exactly the request paths it
