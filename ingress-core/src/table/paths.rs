@@ -32,6 +32,10 @@ pub(crate) struct PathRouter {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the scan variant is large on purpose: inline in the host's bucket"
+)]
 enum Index {
     /// Few entries, tried in precedence order; the first match wins. Each entry carries its
     /// key inline and its target, and the entries sit inline in the host's hash-map bucket:
