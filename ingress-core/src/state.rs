@@ -60,22 +60,6 @@ impl ClusterState {
         self.apply_tracking(change, &mut touched);
     }
 
-    /// The EndpointSlices of one Service (by the `kubernetes.io/service-name` label).
-    pub fn slices_of<'a>(
-        &'a self,
-        service: &'a ObjectKey,
-    ) -> impl Iterator<Item = &'a EndpointSlice> {
-        let start = ObjectKey {
-            namespace: service.namespace.clone(),
-            name: "".into(),
-        };
-        self.endpoint_slices
-            .range(start..)
-            .take_while(move |(k, _)| k.namespace == service.namespace)
-            .map(|(_, s)| s)
-            .filter(move |s| *s.service_name == *service.name)
-    }
-
     pub(crate) fn apply_tracking(&mut self, change: Change, touched: &mut Touched) {
         match change {
             Change::UpsertIngress(i) => {
