@@ -60,8 +60,9 @@
 //! - **Forwarding** is a userspace copy (64 KiB per direction, read into uninitialised
 //!   capacity) in the connection's own task rather than `tokio::io::copy_bidirectional`,
 //!   because nginx's `proxy_timeout` needs an idle timer shared by both directions.
-//!   `splice(2)` through rustix's safe API has not been measured yet; `benches/lb/run.sh`
-//!   compares the copy with nginx and HAProxy.
+//!   `splice(2)` (rustix's safe API) measured within noise of this loop on loopback
+//!   (`benches/lb/splice_vs_copy.rs`, see the README), so the loop stays; `benches/lb/run.sh`
+//!   compares it with nginx and HAProxy.
 //! - **No leaks.** Every task is spawned on one `TaskTracker`; shutdown cancels them and waits.
 
 mod admin;
