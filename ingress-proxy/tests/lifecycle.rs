@@ -17,14 +17,7 @@ use tokio::net::TcpStream;
 #[tokio::test]
 async fn graceful_shutdown_finishes_the_in_flight_request_and_stops_accepting() {
     let web = backend::start("web", false).await;
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[web.address]);
     let mut proxy = Proxy::start(reader, ProxyConfig::default()).await;
     let address = proxy.http;
 
@@ -55,14 +48,7 @@ async fn graceful_shutdown_finishes_the_in_flight_request_and_stops_accepting() 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let web = backend::start("web", false).await;
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[web.address]);
     let config = ProxyConfig {
         limits: Limits {
             request_header_timeout: Duration::from_millis(300),
@@ -178,14 +164,7 @@ async fn swapping_the_table_every_10ms_under_load_fails_no_request() {
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let web = backend::start("web", false).await;
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[web.address]);
     let config = ProxyConfig {
         limits: Limits {
             max_connections: 1,

@@ -126,14 +126,7 @@ async fn missing_endpoints_answer_503_and_resources_too() {
 #[tokio::test]
 async fn forwarding_headers_are_set_and_hop_by_hop_headers_removed() {
     let web = backend::start("web", false).await;
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[web.address]);
     let proxy = Proxy::start(reader, ProxyConfig::default()).await;
     let request = Request::get(format!("http://{}/p?q=1", proxy.http))
         .header("host", "a.example:8080")
@@ -286,14 +279,7 @@ async fn a_refused_endpoint_is_retried_on_another() {
             .expect("bind");
         listener.local_addr().expect("address")
     };
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[refused, web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[refused, web.address]);
     let proxy = Proxy::start(reader, ProxyConfig::default()).await;
     let client = http1_client();
     for i in 0..6 {
@@ -412,14 +398,7 @@ async fn raw_status_line(address: std::net::SocketAddr, request: &[u8]) -> Strin
 #[tokio::test]
 async fn oversized_or_overlong_request_heads_are_refused() {
     let web = backend::start("web", false).await;
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[web.address]);
     let config = ProxyConfig {
         limits: ingress_proxy::Limits {
             max_request_headers: 20,

@@ -15,7 +15,6 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use ingress_core::Change;
 use ingress_proxy::ProxyConfig;
 
 const TOTAL: u64 = 100 * 1024 * 1024;
@@ -34,14 +33,7 @@ fn status_kib(field: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mib_body_streams_both_ways_with_bounded_memory() {
     let web = backend::start("web", false).await;
-    let (mut writer, reader) = table();
-    add_service(&mut writer, "web", &[web.address]);
-    writer.apply(Change::UpsertIngress(ingress(
-        "a",
-        1,
-        &[(Some("a.example"), "/", "web")],
-    )));
-    writer.commit();
+    let (_writer, reader) = web_table(&[web.address]);
     let proxy = Proxy::start(reader, ProxyConfig::default()).await;
 
     // Reset the peak-RSS mark (Linux: "5" clears VmHWM), then record the baseline.

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ingress_core::{
-    ClassSelection, Endpoint, EndpointPort, EndpointSlice, HttpIngressPath, Ingress,
+    Change, ClassSelection, Endpoint, EndpointPort, EndpointSlice, HttpIngressPath, Ingress,
     IngressBackend, IngressRule, IngressSpec, IngressTls, ObjectMeta, Service, ServiceBackend,
     ServiceBackendPort, ServicePort, TableConfig, TableReader, TableWriter, TlsSecret,
 };
@@ -143,6 +143,19 @@ pub fn add_service(writer: &mut TableWriter, name: &str, addresses: &[SocketAddr
     for slice in slices(name, None, addresses) {
         writer.apply(ingress_core::Change::UpsertEndpointSlice(slice));
     }
+}
+
+/// A committed table with one Ingress routing `a.example/` to Service `web` at `addresses`.
+pub fn web_table(addresses: &[SocketAddr]) -> (TableWriter, TableReader) {
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", addresses);
+    writer.apply(Change::UpsertIngress(ingress(
+        "a",
+        1,
+        &[(Some("a.example"), "/", "web")],
+    )));
+    writer.commit();
+    (writer, reader)
 }
 
 pub fn tls_secret(name: &str, chain_pem: &str, key_pem: &str) -> TlsSecret {
