@@ -22,6 +22,10 @@ use ingress_core::{
 use ingress_proxy::{Listeners, ProxyConfig};
 use tokio::net::TcpListener;
 
+/// The allocator the shipped `ingress-proxy` binary uses, so the harness measures what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const HOSTS: usize = 10;
 const PATHS: usize = 5;
 

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use crate::access_log::AccessRecord;
+use crate::handler::Loan;
 
 /// The client's request body while it may still be handed back for a retry.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub(crate) struct BodyCell {
     unsent: Mutex<Option<Incoming>>,
     /// Body bytes read from the client so far.
     bytes: AtomicU64,
+    /// Set once the body was read to its end (and so sent whole upstream).
+    finished: AtomicBool,
 }
 
 /// The body sent upstream.
@@ -59,6 +62,8 @@ pub(crate) struct ResponseBody {
 enum Content {
     Upstream {
         body: Incoming,
+        /// The HTTP/1.1 connection the body arrives on, given back to the pool at its end.
+        loan: Option<Loan>,
         read_timeout: Duration,
         /// Created the first time the upstream makes us wait; reset after every chunk.
         timer: Option<Pin<Box<Sleep>>>,
@@ -83,6 +88,11 @@ impl BodyCell {
     /// Bytes of request body read from the client so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the body was read to its end.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
     }
 
     /// Whether the body was never polled, so a retry can still send it.
@@ -110,6 +120,7 @@ impl RequestBody {
         let cell = Arc::new(BodyCell {
             unsent: Mutex::new(Some(body)),
             bytes: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
         });
         (
             RequestBody {
@@ -119,23 +130,15 @@ impl RequestBody {
             Some(cell),
         )
     }
-
-    /// A body for a retry: the same cell (still unsent), or empty.
-    pub(crate) fn retry(cell: Option<&Arc<BodyCell>>, size_hint: SizeHint) -> RequestBody {
-        let state = match cell {
-            Some(cell) => RequestState::Unsent(cell.clone()),
-            None => RequestState::Empty,
-        };
-        RequestBody { state, size_hint }
-    }
 }
 
 impl ResponseBody {
-    /// Streams an upstream response body.
-    pub(crate) fn upstream(body: Incoming, read_timeout: Duration) -> Self {
+    /// Streams an upstream response body; `loan` goes back to the pool once it has ended.
+    pub(crate) fn upstream(body: Incoming, loan: Option<Loan>, read_timeout: Duration) -> Self {
         ResponseBody {
             content: Content::Upstream {
                 body,
+                loan,
                 read_timeout,
                 timer: None,
                 progressed: false,
@@ -197,11 +200,14 @@ impl Body for RequestBody {
         match &mut this.state {
             RequestState::Empty | RequestState::Unsent(_) => Poll::Ready(None),
             RequestState::Streaming(body, cell) => {
-                let frame = ready!(Pin::new(body).poll_frame(cx));
+                let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
                 if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
                     && let Some(data) = data
                 {
                     cell.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+                if frame.is_none() || body.is_end_stream() {
+                    cell.finished.store(true, Ordering::Relaxed);
                 }
                 Poll::Ready(frame)
             }
@@ -221,6 +227,19 @@ impl Body for RequestBody {
     }
 }
 
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        // hyper stops polling a body that reports its end, and a body that is empty from
+        // the start may never be polled: the connection is free if the body has ended.
+        if let Content::Upstream { body, loan, .. } = &mut self.content
+            && let Some(loan) = loan.take()
+            && body.is_end_stream()
+        {
+            loan.give_back();
+        }
+    }
+}
+
 impl Body for ResponseBody {
     type Data = Bytes;
     type Error = ResponseBodyError;
@@ -234,12 +253,24 @@ impl Body for ResponseBody {
             Content::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Content::Upstream {
                 body,
+                loan,
                 read_timeout,
                 timer,
                 progressed,
-            } => match Pin::new(body).poll_frame(cx) {
+            } => match Pin::new(&mut *body).poll_frame(cx) {
                 Poll::Ready(frame) => {
                     *progressed = true;
+                    match &frame {
+                        Some(Ok(_)) if !body.is_end_stream() => {}
+                        // The whole body arrived: the connection can carry the next request.
+                        Some(Ok(_)) | None => {
+                            if let Some(loan) = loan.take() {
+                                loan.give_back();
+                            }
+                        }
+                        // A failed connection is not reused (dropping the loan closes it).
+                        Some(Err(_)) => *loan = None,
+                    }
                     Poll::Ready(frame.map(|f| f.map_err(ResponseBodyError::Upstream)))
                 }
                 Poll::Pending => {

@@ -13,8 +13,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use hyper::body::Incoming;
 use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, TableReader, Target};
 use tokio::time::Instant;
@@ -26,7 +26,8 @@ use crate::metrics::{Metrics, RouteLabels};
 use balance::EndpointPicker;
 use headers::Forwarded;
 use pages::Failure;
-use upstream::{Upstream, UpstreamError};
+pub(crate) use upstream::Loan;
+use upstream::{Exchange, PeerKey, Upstream};
 
 /// State shared by every connection of every listener.
 #[derive(Debug)]
@@ -43,12 +44,23 @@ pub(crate) struct Shared {
     none: Arc<str>,
 }
 
-/// What a request knows about the connection it arrived on.
-#[derive(Debug, Clone, Copy)]
+/// What a request knows about the connection it arrived on (shared by its requests).
+#[derive(Debug)]
 pub(crate) struct ClientConnection {
     pub(crate) client: SocketAddr,
-    pub(crate) local_port: u16,
     pub(crate) https: bool,
+    /// The `X-Forwarded-*` values for this connection, built once.
+    forwarded: Forwarded,
+}
+
+impl ClientConnection {
+    pub(crate) fn new(client: SocketAddr, local_port: u16, https: bool) -> Self {
+        ClientConnection {
+            client,
+            https,
+            forwarded: Forwarded::new(client.ip(), https, local_port),
+        }
+    }
 }
 
 /// The route, resolved to owned values so no snapshot guard lives across an `.await`.
@@ -64,13 +76,6 @@ struct Resolved {
     destination: Destination,
     rule: Option<Arc<MatchedRule>>,
     https_redirect: bool,
-}
-
-/// Where one attempt goes.
-#[derive(Debug, Clone, Copy)]
-enum Peer<'a> {
-    Endpoint(SocketAddr),
-    External(&'a str, u16),
 }
 
 impl Shared {
@@ -91,6 +96,11 @@ impl Shared {
             hsts,
             none: Arc::from("-"),
         }
+    }
+
+    /// The upstream connection pool (swept periodically by the server).
+    pub(crate) fn upstream_pool(&self) -> Arc<upstream::Pool> {
+        self.upstream.pool().clone()
     }
 
     fn labels(&self, resolved: &Resolved) -> RouteLabels {
@@ -131,7 +141,7 @@ impl Shared {
 /// Serves one request. Never fails: every problem becomes a small error page.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    connection: ClientConnection,
+    connection: Arc<ClientConnection>,
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
@@ -168,7 +178,7 @@ pub(crate) async fn handle(
             Destination::NotFound => Failure::NoRoute.response(),
             Destination::Resource => Failure::ResourceBackend.response(),
             Destination::Service(backend) => {
-                forward(&shared, connection, backend, host, request, &mut record)
+                forward(&shared, &connection, backend, host, request, &mut record)
                     .await
                     .unwrap_or_else(Failure::response)
             }
@@ -249,11 +259,11 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// Phases 3 and 4: pick an endpoint, forward, retry once on another endpoint if the
-/// connection could not be made, and turn the upstream response into the client's.
+/// Phases 3 and 4: pick an endpoint, forward, retry once on another endpoint if nothing of
+/// the request was sent, and turn the upstream response into the client's.
 async fn forward(
     shared: &Shared,
-    connection: ClientConnection,
+    connection: &ClientConnection,
     backend: &Arc<Backend>,
     host: Option<HeaderValue>,
     mut request: Request<Incoming>,
@@ -261,23 +271,16 @@ async fn forward(
 ) -> Result<Response<ResponseBody>, Failure> {
     let endpoints = backend.endpoints();
     let protocol = shared.protocol(backend);
-    let ready: &[SocketAddr] = match &*endpoints {
-        Endpoints::Ready(addresses) if !addresses.is_empty() => addresses,
-        Endpoints::External { .. } => &[],
+    let (mut pick, first) = match &*endpoints {
+        Endpoints::Ready(addresses) if !addresses.is_empty() => {
+            let mut pick = shared.picker.start(backend, &endpoints, addresses);
+            let first = pick
+                .next(std::time::Instant::now())
+                .ok_or(Failure::NoEndpoints)?;
+            (Some(pick), PeerKey::Address(first))
+        }
+        Endpoints::External { host, port } => (None, PeerKey::Name(host.clone(), *port)),
         Endpoints::Ready(_) | Endpoints::Unavailable(_) => return Err(Failure::NoEndpoints),
-    };
-    let now = std::time::Instant::now();
-    let mut pick = match &*endpoints {
-        Endpoints::Ready(addresses) => Some(shared.picker.start(backend, &endpoints, addresses)),
-        Endpoints::External { .. } | Endpoints::Unavailable(_) => None,
-    };
-    let first = match &*endpoints {
-        Endpoints::External { host, port } => Peer::External(host, *port),
-        _ => Peer::Endpoint(
-            pick.as_mut()
-                .and_then(|pick| pick.next(now))
-                .ok_or(Failure::NoEndpoints)?,
-        ),
     };
 
     let upgrade =
@@ -285,77 +288,63 @@ async fn forward(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, incoming) = request.into_parts();
     headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-    let forwarded = Forwarded {
-        client: connection.client.ip(),
-        https: connection.https,
-        local_port: connection.local_port,
-    };
-    headers::set_forwarded(&mut parts.headers, forwarded, host.as_ref());
+    headers::set_forwarded(&mut parts.headers, &connection.forwarded, host.as_ref());
     if (parts.uri.authority().is_some() || !parts.headers.contains_key(header::HOST))
         && let Some(host) = &host
     {
         parts.headers.insert(header::HOST, host.clone());
     }
-    let version = match protocol {
+    let (body, cell) = RequestBody::new(incoming);
+    record.request_body = cell.clone();
+    let mut upstream_request = Request::new(body);
+    *upstream_request.method_mut() = parts.method;
+    *upstream_request.version_mut() = match protocol {
         UpstreamProtocol::H2c => Version::HTTP_2,
         UpstreamProtocol::Http1 => Version::HTTP_11,
     };
-    let path = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let (body, cell) = RequestBody::new(incoming);
-    let size_hint = http_body::Body::size_hint(&body);
-    record.request_body = cell.clone();
+    *upstream_request.uri_mut() = origin_form(parts.uri);
+    *upstream_request.headers_mut() = parts.headers;
 
-    let can_retry = ready.len() > 1;
-    let retry_template = can_retry.then(|| (parts.method.clone(), parts.headers.clone()));
-    let first_request = upstream_request(parts.method, version, parts.headers, &path, first, body)?;
     record.upstream = first.address();
-    let mut retried = false;
-    let result = match shared.upstream.send(protocol, first_request).await {
-        Err(UpstreamError::Connect(error)) => {
-            shared.metrics.upstream_connect_failures.inc();
-            let now = std::time::Instant::now();
-            if let Some(pick) = &pick {
-                pick.failed(now);
-            }
-            let second = retry_template
-                .filter(|_| cell.as_ref().is_none_or(|cell| cell.is_unsent()))
-                .and_then(|template| Some((template, pick.as_mut()?.next(now)?)));
-            match second {
-                Some(((method, headers), address)) => {
-                    tracing::debug!(%error, upstream = ?record.upstream, retry = %address, "upstream connect failed; retrying");
-                    shared.metrics.upstream_retries.inc();
-                    record.upstream = Some(address);
-                    retried = true;
-                    let body = RequestBody::retry(cell.as_ref(), size_hint);
-                    let retry = upstream_request(
-                        method,
-                        version,
-                        headers,
-                        &path,
-                        Peer::Endpoint(address),
-                        body,
-                    )?;
-                    shared.upstream.send(protocol, retry).await
-                }
-                None => Err(UpstreamError::Connect(error)),
-            }
-        }
-        other => other,
-    };
-    let mut response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            if let (UpstreamError::Connect(_), Some(pick), true) = (&error, &pick, retried) {
+    let mut result = shared
+        .upstream
+        .send(protocol, first, upstream_request, cell.clone())
+        .await;
+    if let Err(failed) = &mut result
+        && let Some(unsent) = failed.unsent.take()
+    {
+        shared.metrics.upstream_connect_failures.inc();
+        let now = std::time::Instant::now();
+        let retry = pick.as_mut().and_then(|pick| {
+            pick.failed(now);
+            pick.next(now)
+        });
+        // The body goes with the request only while nobody has read from it.
+        if let Some(address) = retry.filter(|_| cell.as_ref().is_none_or(|c| c.is_unsent())) {
+            tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = %address, "upstream request not sent; retrying");
+            shared.metrics.upstream_retries.inc();
+            record.upstream = Some(address);
+            result = shared
+                .upstream
+                .send(protocol, PeerKey::Address(address), *unsent, cell.clone())
+                .await;
+            if let (Err(failed), Some(pick)) = (&mut result, &pick)
+                && failed.unsent.take().is_some()
+            {
                 pick.failed(std::time::Instant::now());
                 shared.metrics.upstream_connect_failures.inc();
             }
-            tracing::debug!(%error, upstream = ?record.upstream, "upstream request failed");
-            record.body_error = Some(error.to_string());
-            return Err(if error.is_timeout() {
+        }
+    }
+    let Exchange {
+        mut response,
+        mut loan,
+    } = match result {
+        Ok(exchange) => exchange,
+        Err(failed) => {
+            tracing::debug!(error = %failed.error, upstream = ?record.upstream, "upstream request failed");
+            record.body_error = Some(failed.error.to_string());
+            return Err(if failed.error.is_timeout() {
                 Failure::UpstreamTimeout
             } else {
                 Failure::UpstreamFailed
@@ -368,6 +357,9 @@ async fn forward(
 
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
+        // The connection becomes a tunnel: it never goes back to the pool.
+        loan = None;
+        drop(loan);
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         upgrade::spawn_tunnel(client_upgrade, upstream_upgrade);
         let (mut parts, _) = response.into_parts();
@@ -378,45 +370,30 @@ async fn forward(
     headers::remove_hop_by_hop(&mut parts.headers, false);
     Ok(Response::from_parts(
         parts,
-        ResponseBody::upstream(body, shared.config.timeouts.read),
+        ResponseBody::upstream(body, loan, shared.config.timeouts.read),
     ))
 }
 
-impl Peer<'_> {
-    fn address(self) -> Option<SocketAddr> {
+impl PeerKey {
+    fn address(&self) -> Option<SocketAddr> {
         match self {
-            Peer::Endpoint(address) => Some(address),
-            Peer::External(..) => None,
+            PeerKey::Address(address) => Some(*address),
+            PeerKey::Name(..) => None,
         }
     }
 }
 
-/// Builds one attempt's request: the original target and headers, sent to `peer`.
-fn upstream_request(
-    method: Method,
-    version: Version,
-    headers: HeaderMap,
-    path: &PathAndQuery,
-    peer: Peer<'_>,
-    body: RequestBody,
-) -> Result<Request<RequestBody>, Failure> {
-    let authority = match peer {
-        Peer::Endpoint(address) => Authority::try_from(address.to_string()),
-        Peer::External(host, port) => Authority::try_from(format!("{host}:{port}")),
+/// The request target as an upstream HTTP/1.1 request line needs it: path and query only
+/// (an absolute-form or HTTP/2 request names its host in `Host`, set by the caller).
+fn origin_form(uri: Uri) -> Uri {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        return uri;
     }
-    .map_err(|_| Failure::BadRequest)?;
-    let uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority)
-        .path_and_query(path.clone())
-        .build()
-        .map_err(|_| Failure::BadRequest)?;
-    let mut request = Request::new(body);
-    *request.method_mut() = method;
-    *request.version_mut() = version;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
-    Ok(request)
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    Uri::from(path)
 }
 
 #[cfg(test)]

@@ -44,9 +44,16 @@
 //!   does the same to pick its certificate. Publishing a new table never blocks or fails an
 //!   in-flight request, and a rotated certificate applies to the next handshake.
 //! - **Named phases per request** (`handler.rs`): resolve (host, path → route) → HTTP→HTTPS
-//!   redirect check → pick an endpoint (passive health) → forward (pooled keep-alive client,
-//!   one retry on another endpoint when the connection could not be made) → respond (hop-by-hop
-//!   headers removed, HSTS, streamed body, access-log record).
+//!   redirect check → pick an endpoint (passive health) → forward (hyper's connection-level
+//!   client over a per-endpoint keep-alive pool; one retry on another endpoint when nothing of
+//!   the request was sent: connect refused or timed out, connection reset before the request
+//!   was written) → respond (hop-by-hop headers removed, HSTS, streamed body, access-log
+//!   record).
+//! - **Upstream connections.** An HTTP/1.1 connection serves one exchange at a time and goes
+//!   back to its endpoint's pool when the response body has ended (and the request body was
+//!   sent whole); pooled connections the upstream closed are skipped, and idle ones are closed
+//!   after [`Timeouts::upstream_idle`]. HTTP/2 (h2c) upstreams share one connection per
+//!   endpoint.
 //! - **Streaming both ways.** Bodies are never buffered whole; HTTP/1.1 `Upgrade` (WebSocket)
 //!   becomes a byte tunnel. Request bodies stay retryable until first polled.
 //! - **Failures are answers.** No route → `404` (built-in default backend); no endpoints or a

@@ -1,7 +1,8 @@
 //! Prometheus metrics (text exposition via `prometheus-client`), labelled by Ingress and Service.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -40,6 +41,18 @@ pub(crate) struct SecretLabels {
     pub(crate) secret: String,
 }
 
+/// One route's series: shared handles into the families (`prometheus-client` metrics are
+/// `Arc`s inside, so a clone records into the same series).
+#[derive(Debug)]
+struct RouteMetrics {
+    labels: RouteLabels,
+    duration: Histogram,
+    bytes_received: Counter,
+    bytes_sent: Counter,
+    /// Request counters by status, filled as statuses occur (a handful per route).
+    requests: RwLock<Vec<(u16, Counter)>>,
+}
+
 /// Every metric the proxy records. Cheap to share: all families are internally synchronised.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -48,6 +61,8 @@ pub(crate) struct Metrics {
     duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     bytes_received: Family<RouteLabels, Counter>,
     bytes_sent: Family<RouteLabels, Counter>,
+    /// Handles into the per-route series above, so recording a request is one fast lookup.
+    routes: RwLock<HashMap<RouteLabels, Arc<RouteMetrics>, foldhash::fast::RandomState>>,
     /// Upstream attempts retried on another endpoint after a connect failure.
     pub(crate) upstream_retries: Counter,
     /// Upstream connect failures, per attempt (feeds passive health too).
@@ -124,6 +139,7 @@ impl Metrics {
             duration,
             bytes_received,
             bytes_sent,
+            routes: RwLock::new(HashMap::default()),
             upstream_retries,
             upstream_connect_failures,
             tls_secret_errors,
@@ -141,20 +157,66 @@ impl Metrics {
         bytes_in: u64,
         bytes_out: u64,
     ) {
-        let status_labels = StatusLabels {
-            namespace: labels.namespace.clone(),
-            ingress: labels.ingress.clone(),
-            service: labels.service.clone(),
-            status,
-        };
-        self.requests.get_or_create(&status_labels).inc();
-        self.duration.get_or_create(labels).observe(seconds);
+        let route = self.route(labels);
+        route.duration.observe(seconds);
         if bytes_in > 0 {
-            self.bytes_received.get_or_create(labels).inc_by(bytes_in);
+            route.bytes_received.inc_by(bytes_in);
         }
         if bytes_out > 0 {
-            self.bytes_sent.get_or_create(labels).inc_by(bytes_out);
+            route.bytes_sent.inc_by(bytes_out);
         }
+        let counted = route
+            .requests
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, counter)| counter.inc())
+            .is_some();
+        if !counted {
+            let counter = self
+                .requests
+                .get_or_create(&StatusLabels {
+                    namespace: labels.namespace.clone(),
+                    ingress: labels.ingress.clone(),
+                    service: labels.service.clone(),
+                    status,
+                })
+                .clone();
+            counter.inc();
+            let mut statuses = route
+                .requests
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !statuses.iter().any(|(s, _)| *s == status) {
+                statuses.push((status, counter));
+            }
+        }
+    }
+
+    /// The series of one route, created on its first request.
+    fn route(&self, labels: &RouteLabels) -> Arc<RouteMetrics> {
+        if let Some(route) = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(labels)
+        {
+            return route.clone();
+        }
+        let route = Arc::new(RouteMetrics {
+            labels: labels.clone(),
+            duration: self.duration.get_or_create(labels).clone(),
+            bytes_received: self.bytes_received.get_or_create(labels).clone(),
+            bytes_sent: self.bytes_sent.get_or_create(labels).clone(),
+            requests: RwLock::new(Vec::new()),
+        });
+        self.routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(route.labels.clone())
+            .or_insert(route)
+            .clone()
     }
 
     /// The Prometheus text exposition of every metric.

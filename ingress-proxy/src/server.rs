@@ -103,6 +103,8 @@ where
         accepting.spawn(accept_loop(listener, local, role, context.clone()));
     }
 
+    accepting.spawn(sweep_idle_upstreams(context.clone()));
+
     shutdown.await;
     tracing::info!("shutdown: no longer accepting; draining in-flight requests");
     context.drain.cancel();
@@ -119,6 +121,9 @@ where
     Ok(())
 }
 
+/// hyper's own request header count limit.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 /// The hyper connection settings: HTTP/1.1 and HTTP/2 on every listener, with the limits.
 fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -128,8 +133,12 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .keep_alive(true)
         .header_read_timeout(limits.request_header_timeout)
         // hyper requires at least 8 KiB.
-        .max_buf_size(limits.max_request_header_bytes.max(8 * 1024))
-        .max_headers(limits.max_request_headers);
+        .max_buf_size(limits.max_request_header_bytes.max(8 * 1024));
+    // hyper parses up to 100 headers in place; an explicit limit (even 100) makes it allocate
+    // and fill the header arrays on every request.
+    if limits.max_request_headers != HYPER_DEFAULT_MAX_HEADERS {
+        builder.http1().max_headers(limits.max_request_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -146,6 +155,19 @@ impl Role {
             Role::Http => "http",
             Role::Https(_) => "https",
             Role::Admin => "admin",
+        }
+    }
+}
+
+/// Closes upstream connections that stayed idle past the idle timeout, even with no traffic.
+async fn sweep_idle_upstreams(context: Context) {
+    let pool = context.shared.upstream_pool();
+    let period = (context.shared.config.timeouts.upstream_idle / 2)
+        .clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = context.drain.cancelled() => return,
+            _ = tokio::time::sleep(period) => pool.sweep(std::time::Instant::now()),
         }
     }
 }
@@ -182,11 +204,11 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, conte
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let connection = ClientConnection {
+        let connection = Arc::new(ClientConnection::new(
             client,
-            local_port: local.port(),
-            https: matches!(role, Role::Https(_)),
-        };
+            local.port(),
+            matches!(role, Role::Https(_)),
+        ));
         tokio::spawn(serve(
             stream,
             connection,
@@ -199,20 +221,20 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, conte
 
 async fn serve(
     stream: TcpStream,
-    connection: ClientConnection,
+    connection: Arc<ClientConnection>,
     role: Role,
     context: Context,
     permit: Option<OwnedSemaphorePermit>,
 ) {
     context.shared.metrics.open_connections.inc();
     match role {
-        Role::Http => serve_io(stream, connection, &context, false).await,
-        Role::Admin => serve_io(stream, connection, &context, true).await,
+        Role::Http => serve_io(stream, connection.clone(), &context, false).await,
+        Role::Admin => serve_io(stream, connection.clone(), &context, true).await,
         Role::Https(acceptor) => {
             let handshake =
                 tokio::time::timeout(context.request_header_timeout, acceptor.accept(stream));
             match handshake.await {
-                Ok(Ok(tls)) => serve_io(tls, connection, &context, false).await,
+                Ok(Ok(tls)) => serve_io(tls, connection.clone(), &context, false).await,
                 Ok(Err(error)) => {
                     tracing::debug!(client = %connection.client, %error, "TLS handshake failed")
                 }
@@ -226,13 +248,15 @@ async fn serve(
 
 /// Serves HTTP/1.1 (with upgrades) or HTTP/2 on one connection until it closes, draining it
 /// gracefully when shutdown begins.
-async fn serve_io<I>(io: I, connection: ClientConnection, context: &Context, admin: bool)
+async fn serve_io<I>(io: I, connection: Arc<ClientConnection>, context: &Context, admin: bool)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shared = context.shared.clone();
+    let client = connection.client;
     let service = service_fn(move |request| {
         let shared = shared.clone();
+        let connection = connection.clone();
         async move {
             if admin {
                 admin::handle(shared, request).await
@@ -258,6 +282,6 @@ where
         }
     };
     if let Err(error) = result {
-        tracing::debug!(client = %connection.client, %error, "connection ended with an error");
+        tracing::debug!(%client, %error, "connection ended with an error");
     }
 }

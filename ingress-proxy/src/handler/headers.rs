@@ -5,12 +5,23 @@ use std::net::IpAddr;
 use bytes::{BufMut, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// What the upstream is told about the client connection.
-#[derive(Debug, Clone, Copy)]
+/// What the upstream is told about the client connection, as header values built once per
+/// connection.
+#[derive(Debug, Clone)]
 pub(crate) struct Forwarded {
-    pub(crate) client: IpAddr,
-    pub(crate) https: bool,
-    pub(crate) local_port: u16,
+    client: HeaderValue,
+    proto: HeaderValue,
+    port: HeaderValue,
+}
+
+impl Forwarded {
+    pub(crate) fn new(client: IpAddr, https: bool, local_port: u16) -> Self {
+        Forwarded {
+            client: ip_header_value(client),
+            proto: HeaderValue::from_static(if https { "https" } else { "http" }),
+            port: HeaderValue::from(local_port),
+        }
+    }
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -40,6 +51,13 @@ fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
 /// `Transfer-Encoding` and `Upgrade`. With `upgrade`, `Upgrade` and `Connection: upgrade`
 /// are kept so the upstream (or the client) sees the protocol switch.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // Most messages carry none of them: one pass over the names instead of a lookup per name.
+    if !headers.keys().any(is_hop_by_hop) {
+        if upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -72,39 +90,40 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
+/// The fixed hop-by-hop names (the `Connection` header may name more; it is one of these).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == header::TE
+        || name == header::TRAILER
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 /// Sets `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host`,
 /// `X-Forwarded-Port` and `X-Real-IP`.
 pub(crate) fn set_forwarded(
     headers: &mut HeaderMap,
-    forwarded: Forwarded,
+    forwarded: &Forwarded,
     host: Option<&HeaderValue>,
 ) {
-    let client = ip_header_value(forwarded.client);
-    let combined = {
-        let previous: Vec<&[u8]> = headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .map(HeaderValue::as_bytes)
-            .collect();
-        if previous.is_empty() {
-            None
-        } else {
-            let mut joined = BytesMut::new();
-            for value in previous {
-                joined.put_slice(value);
-                joined.put_slice(b", ");
-            }
-            joined.put_slice(client.as_bytes());
-            HeaderValue::from_maybe_shared(joined.freeze()).ok()
+    let client = &forwarded.client;
+    let combined = if headers.contains_key(&X_FORWARDED_FOR) {
+        let mut joined = BytesMut::new();
+        for value in headers.get_all(&X_FORWARDED_FOR) {
+            joined.put_slice(value.as_bytes());
+            joined.put_slice(b", ");
         }
+        joined.put_slice(client.as_bytes());
+        HeaderValue::from_maybe_shared(joined.freeze()).ok()
+    } else {
+        None
     };
     headers.insert(&X_FORWARDED_FOR, combined.unwrap_or_else(|| client.clone()));
-    headers.insert(&X_REAL_IP, client);
-    headers.insert(
-        &X_FORWARDED_PROTO,
-        HeaderValue::from_static(if forwarded.https { "https" } else { "http" }),
-    );
-    headers.insert(&X_FORWARDED_PORT, HeaderValue::from(forwarded.local_port));
+    headers.insert(&X_REAL_IP, client.clone());
+    headers.insert(&X_FORWARDED_PROTO, forwarded.proto.clone());
+    headers.insert(&X_FORWARDED_PORT, forwarded.port.clone());
     match host {
         Some(host) => {
             headers.insert(&X_FORWARDED_HOST, host.clone());
@@ -184,14 +203,10 @@ mod tests {
             ("x-forwarded-proto", "spoofed"),
             ("x-real-ip", "spoofed"),
         ]);
-        let forwarded = Forwarded {
-            client: "192.0.2.7".parse().expect("ip"),
-            https: true,
-            local_port: 8443,
-        };
+        let forwarded = Forwarded::new("192.0.2.7".parse().expect("ip"), true, 8443);
         set_forwarded(
             &mut map,
-            forwarded,
+            &forwarded,
             Some(&HeaderValue::from_static("a.example:8443")),
         );
         assert_eq!(map["x-forwarded-for"], "10.0.0.1, 192.0.2.7");

@@ -17,8 +17,6 @@ pub(crate) enum Failure {
     UpstreamTimeout,
     /// The upstream refused, reset or sent something unusable.
     UpstreamFailed,
-    /// The request could not be turned into an upstream request.
-    BadRequest,
 }
 
 impl Failure {
@@ -28,7 +26,6 @@ impl Failure {
             Failure::NoEndpoints | Failure::ResourceBackend => StatusCode::SERVICE_UNAVAILABLE,
             Failure::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::UpstreamFailed => StatusCode::BAD_GATEWAY,
-            Failure::BadRequest => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -48,9 +45,6 @@ impl Failure {
             }
             Failure::UpstreamFailed => {
                 "502 Bad Gateway: the upstream connection failed or its response was invalid\n"
-            }
-            Failure::BadRequest => {
-                "400 Bad Request: the request target or headers cannot be forwarded\n"
             }
         }
     }
@@ -87,7 +81,6 @@ mod tests {
             Failure::ResourceBackend,
             Failure::UpstreamTimeout,
             Failure::UpstreamFailed,
-            Failure::BadRequest,
         ] {
             assert!(
                 failure.message().starts_with(failure.status().as_str()),

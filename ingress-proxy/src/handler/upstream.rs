@@ -1,38 +1,71 @@
-//! The forwarding client: pooled keep-alive connections to upstream endpoints.
+//! The forwarding client: hyper's connection-level HTTP/1.1 and HTTP/2 clients over pooled
+//! keep-alive TCP connections to upstream peers.
+//!
+//! One attempt ([`Upstream::send`]) reuses an idle connection to the peer when there is one and
+//! opens a new one otherwise. A pooled connection that turns out to be closed before the request
+//! went out is skipped; a request that was not sent at all (connect refused or timed out, a new
+//! connection reset before the request was written) comes back to the caller with the error,
+//! so it can be retried on another endpoint.
 
-use std::error::Error as _;
-use std::time::Duration;
+mod pool;
 
-use http::{Request, Response};
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::uri::{Authority, Scheme};
+use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::client::conn::{TrySendError, http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
 
 use crate::body::RequestBody;
 use crate::config::{ProxyConfig, UpstreamProtocol};
+pub(crate) use pool::{Loan, PeerKey, Pool};
 
-/// Pooled clients, one per upstream protocol; pools are keyed by endpoint address.
+/// Most idle HTTP/1.1 connections kept per peer (nginx's `keepalive` directive).
+const MAX_IDLE_PER_PEER: usize = 256;
+
+/// Pooled connections to every upstream peer.
 #[derive(Debug)]
 pub(crate) struct Upstream {
-    http1: Client<HttpConnector, RequestBody>,
-    h2c: Client<HttpConnector, RequestBody>,
-    /// Time allowed for the response head once the connection is established.
+    pool: Arc<Pool>,
+    connect_timeout: Duration,
+    /// Time allowed for the response head (includes connecting).
     read_timeout: Duration,
 }
 
 /// Why an upstream attempt failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UpstreamError {
-    /// No connection could be made; nothing of the request was sent, so it may be retried.
+    /// No connection could be made; nothing was sent.
     #[error("connecting to the upstream: {0}")]
-    Connect(#[source] hyper_util::client::legacy::Error),
+    Connect(#[source] io::Error),
+    /// The connection closed before the request was written; nothing was sent.
+    #[error("upstream connection closed before the request was sent: {0}")]
+    NotSent(#[source] hyper::Error),
     /// The upstream did not send a response head within the read timeout.
     #[error("no response head within {0:?}")]
     ReadTimeout(Duration),
-    /// The connection failed after the request was (possibly) sent.
+    /// The exchange failed after the request was (possibly) sent.
     #[error("upstream request: {0}")]
-    Failed(#[source] hyper_util::client::legacy::Error),
+    Failed(#[source] hyper::Error),
+}
+
+/// A failed attempt, with the request when none of it was sent (so it may be retried).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: UpstreamError,
+    /// Boxed: failures are rare, and the common `Result` stays small.
+    pub(crate) unsent: Option<Box<Request<RequestBody>>>,
+}
+
+/// A response head, and the HTTP/1.1 connection to give back once its body has ended.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub(crate) response: Response<Incoming>,
+    pub(crate) loan: Option<Loan>,
 }
 
 impl UpstreamError {
@@ -40,65 +73,215 @@ impl UpstreamError {
     pub(crate) fn is_timeout(&self) -> bool {
         match self {
             UpstreamError::ReadTimeout(_) => true,
-            UpstreamError::Connect(error) | UpstreamError::Failed(error) => {
-                let mut source = error.source();
-                while let Some(cause) = source {
-                    if cause
-                        .downcast_ref::<std::io::Error>()
-                        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-                    {
-                        return true;
-                    }
-                    source = cause.source();
-                }
-                false
-            }
+            UpstreamError::Connect(error) => error.kind() == io::ErrorKind::TimedOut,
+            UpstreamError::NotSent(_) | UpstreamError::Failed(_) => false,
         }
     }
 }
 
 impl Upstream {
     pub(crate) fn new(config: &ProxyConfig) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.timeouts.connect));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let builder = |http2_only: bool| {
-            let mut builder = Client::builder(TokioExecutor::new());
-            builder
-                .pool_timer(TokioTimer::new())
-                .timer(TokioTimer::new())
-                .pool_idle_timeout(config.timeouts.upstream_idle)
-                .http2_only(http2_only)
-                // Keep the client's Host header (the upstream gets the original Host).
-                .set_host(true)
-                // A pooled connection that closed before the request went out is retried
-                // on a fresh connection to the same endpoint.
-                .retry_canceled_requests(true);
-            builder.build(connector.clone())
-        };
         Upstream {
-            http1: builder(false),
-            h2c: builder(true),
+            pool: Arc::new(Pool::new(config.timeouts.upstream_idle, MAX_IDLE_PER_PEER)),
+            connect_timeout: config.timeouts.connect,
             read_timeout: config.timeouts.read,
         }
     }
 
-    /// Sends one attempt and waits for the response head.
+    /// The pool, for the periodic sweep of idle connections.
+    pub(crate) fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// Sends one attempt to `peer` and waits for the response head. The request's URI must be
+    /// in origin form (path and query); its `Host` header names the virtual host.
+    ///
+    /// `request_body` is the request's retry cell, if it has a body: a loaned connection is
+    /// reused only after the body was sent whole.
     pub(crate) async fn send(
         &self,
         protocol: UpstreamProtocol,
+        peer: PeerKey,
         request: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        let client = match protocol {
-            UpstreamProtocol::H2c => &self.h2c,
-            UpstreamProtocol::Http1 => &self.http1,
+        request_body: Option<Arc<crate::body::BodyCell>>,
+    ) -> Result<Exchange, Failure> {
+        let exchange = async {
+            match protocol {
+                UpstreamProtocol::Http1 => self.http1(peer, request, request_body).await,
+                UpstreamProtocol::H2c => self.http2(peer, request).await,
+            }
         };
-        match tokio::time::timeout(self.read_timeout, client.request(request)).await {
-            Err(_elapsed) => Err(UpstreamError::ReadTimeout(self.read_timeout)),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) if error.is_connect() => Err(UpstreamError::Connect(error)),
-            Ok(Err(error)) => Err(UpstreamError::Failed(error)),
+        match tokio::time::timeout(self.read_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(Failure {
+                error: UpstreamError::ReadTimeout(self.read_timeout),
+                unsent: None,
+            }),
         }
+    }
+
+    async fn http1(
+        &self,
+        peer: PeerKey,
+        mut request: Request<RequestBody>,
+        request_body: Option<Arc<crate::body::BodyCell>>,
+    ) -> Result<Exchange, Failure> {
+        while let Some(mut sender) = self.pool.take_http1(&peer, Instant::now()) {
+            // A pooled connection was given back as soon as its last response ended; its
+            // connection task may not have run since, so wait for it to turn idle.
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.lend(sender, peer, response, request_body)),
+                // Closed under us before the request went out: try the next one.
+                Err(error) => request = unsent_or_fail(error)?.0,
+            }
+        }
+        let stream = match self.connect(&peer).await {
+            Ok(stream) => stream,
+            Err(error) => return Err(not_sent(UpstreamError::Connect(error), request)),
+        };
+        let (mut sender, connection) =
+            match http1::Builder::new().handshake(TokioIo::new(stream)).await {
+                Ok(pair) => pair,
+                Err(error) => return Err(not_sent(UpstreamError::NotSent(error), request)),
+            };
+        tokio::spawn(async move {
+            if let Err(error) = connection.with_upgrades().await {
+                tracing::debug!(%error, "upstream connection ended with an error");
+            }
+        });
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(self.lend(sender, peer, response, request_body)),
+            Err(error) => Err(match unsent_or_fail(error) {
+                Ok((request, error)) => not_sent(UpstreamError::NotSent(error), request),
+                Err(failure) => failure,
+            }),
+        }
+    }
+
+    fn lend(
+        &self,
+        sender: pool::Http1Sender,
+        peer: PeerKey,
+        response: Response<Incoming>,
+        request_body: Option<Arc<crate::body::BodyCell>>,
+    ) -> Exchange {
+        Exchange {
+            response,
+            loan: Some(Loan::new(sender, peer, self.pool.clone(), request_body)),
+        }
+    }
+
+    async fn http2(
+        &self,
+        peer: PeerKey,
+        mut request: Request<RequestBody>,
+    ) -> Result<Exchange, Failure> {
+        absolute_form(&mut request, &peer);
+        if let Some(mut sender) = self.pool.http2(&peer) {
+            if sender.ready().await.is_ok() {
+                match sender.try_send_request(request).await {
+                    Ok(response) => {
+                        return Ok(Exchange {
+                            response,
+                            loan: None,
+                        });
+                    }
+                    Err(error) => {
+                        self.pool.remove_http2(&peer);
+                        request = unsent_or_fail(error)?.0;
+                    }
+                }
+            } else {
+                self.pool.remove_http2(&peer);
+            }
+        }
+        let stream = match self.connect(&peer).await {
+            Ok(stream) => stream,
+            Err(error) => return Err(not_sent(UpstreamError::Connect(error), request)),
+        };
+        let handshake = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(TokioIo::new(stream))
+            .await;
+        let (mut sender, connection) = match handshake {
+            Ok(pair) => pair,
+            Err(error) => return Err(not_sent(UpstreamError::NotSent(error), request)),
+        };
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "upstream HTTP/2 connection ended with an error");
+            }
+        });
+        self.pool.set_http2(peer, sender.clone());
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(Exchange {
+                response,
+                loan: None,
+            }),
+            Err(error) => Err(match unsent_or_fail(error) {
+                Ok((request, error)) => not_sent(UpstreamError::NotSent(error), request),
+                Err(failure) => failure,
+            }),
+        }
+    }
+
+    async fn connect(&self, peer: &PeerKey) -> io::Result<TcpStream> {
+        let connecting = async {
+            match peer {
+                PeerKey::Address(address) => TcpStream::connect(address).await,
+                PeerKey::Name(host, port) => TcpStream::connect((&**host, *port)).await,
+            }
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, connecting)
+            .await
+            .map_err(|_elapsed| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connect timed out after {:?}", self.connect_timeout),
+                )
+            })??;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+/// The request (and why) back from hyper when it was not sent, else the attempt's failure.
+fn unsent_or_fail(
+    mut error: TrySendError<Request<RequestBody>>,
+) -> Result<(Request<RequestBody>, hyper::Error), Failure> {
+    match error.take_message() {
+        Some(request) => Ok((request, error.into_error())),
+        None => Err(Failure {
+            error: UpstreamError::Failed(error.into_error()),
+            unsent: None,
+        }),
+    }
+}
+
+fn not_sent(error: UpstreamError, request: Request<RequestBody>) -> Failure {
+    Failure {
+        error,
+        unsent: Some(Box::new(request)),
+    }
+}
+
+/// HTTP/2 needs `:scheme` and `:authority`: the virtual host from `Host`, else the peer.
+fn absolute_form(request: &mut Request<RequestBody>, peer: &PeerKey) {
+    let authority = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| Authority::try_from(host.as_bytes()).ok())
+        .or_else(|| match peer {
+            PeerKey::Address(address) => Authority::try_from(address.to_string()).ok(),
+            PeerKey::Name(host, port) => Authority::try_from(format!("{host}:{port}")).ok(),
+        });
+    let mut parts = request.uri().clone().into_parts();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = authority;
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
     }
 }

@@ -1,0 +1,159 @@
+//! Idle upstream connections, kept per peer so the next request skips the TCP handshake.
+//!
+//! HTTP/1.1 connections carry one exchange at a time: a connection is taken out of the pool
+//! for a request, travels with the response body as a [`Loan`], and comes back when that body
+//! has ended (and the request body was sent whole), like nginx's `keepalive` upstream cache.
+//! Idle connections are reused newest first; older ones age out after the idle timeout
+//! ([`Pool::sweep`] closes them even when no request comes). An HTTP/2 connection is shared by
+//! every request to its peer until it closes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::{http1, http2};
+
+use crate::body::{BodyCell, RequestBody};
+
+/// Where an upstream connection goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum PeerKey {
+    /// An endpoint address (the usual case).
+    Address(SocketAddr),
+    /// An `ExternalName` Service's host name and port.
+    Name(Arc<str>, u16),
+}
+
+pub(crate) type Http1Sender = http1::SendRequest<RequestBody>;
+pub(crate) type Http2Sender = http2::SendRequest<RequestBody>;
+
+type PeerMap<V> = HashMap<PeerKey, V, foldhash::fast::RandomState>;
+
+/// The idle connections of every peer.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    http1: Mutex<PeerMap<Vec<Idle>>>,
+    http2: Mutex<PeerMap<Http2Sender>>,
+    idle_timeout: Duration,
+    max_idle_per_peer: usize,
+}
+
+#[derive(Debug)]
+struct Idle {
+    sender: Http1Sender,
+    since: Instant,
+}
+
+/// An HTTP/1.1 connection lent to one exchange; [`Loan::give_back`] returns it to the pool.
+#[derive(Debug)]
+pub(crate) struct Loan {
+    sender: Http1Sender,
+    key: PeerKey,
+    pool: Arc<Pool>,
+    /// The request body, if there was one: the connection is reusable only once it was sent
+    /// whole (an upstream may answer before reading everything).
+    request_body: Option<Arc<BodyCell>>,
+}
+
+impl Pool {
+    pub(crate) fn new(idle_timeout: Duration, max_idle_per_peer: usize) -> Self {
+        Pool {
+            http1: Mutex::new(PeerMap::default()),
+            http2: Mutex::new(PeerMap::default()),
+            idle_timeout,
+            max_idle_per_peer,
+        }
+    }
+
+    /// The most recently used idle HTTP/1.1 connection to `key` that is still open.
+    pub(crate) fn take_http1(&self, key: &PeerKey, now: Instant) -> Option<Http1Sender> {
+        let mut peers = lock(&self.http1);
+        let idle = peers.get_mut(key)?;
+        while let Some(entry) = idle.pop() {
+            if !entry.sender.is_closed() && now.duration_since(entry.since) < self.idle_timeout {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+
+    fn put_http1(&self, key: PeerKey, sender: Http1Sender, now: Instant) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut peers = lock(&self.http1);
+        let idle = peers.entry(key).or_default();
+        if idle.len() >= self.max_idle_per_peer {
+            // Full: the oldest connection is the one to close.
+            idle.remove(0);
+        }
+        idle.push(Idle { sender, since: now });
+    }
+
+    /// The shared HTTP/2 connection to `key`, if one is open.
+    pub(crate) fn http2(&self, key: &PeerKey) -> Option<Http2Sender> {
+        let mut peers = lock(&self.http2);
+        match peers.get(key) {
+            Some(sender) if !sender.is_closed() => Some(sender.clone()),
+            Some(_) => {
+                peers.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Makes `sender` the shared HTTP/2 connection to `key`.
+    pub(crate) fn set_http2(&self, key: PeerKey, sender: Http2Sender) {
+        lock(&self.http2).insert(key, sender);
+    }
+
+    /// Forgets the shared HTTP/2 connection to `key` (it failed).
+    pub(crate) fn remove_http2(&self, key: &PeerKey) {
+        lock(&self.http2).remove(key);
+    }
+
+    /// Closes idle connections older than the idle timeout and forgets closed ones.
+    pub(crate) fn sweep(&self, now: Instant) {
+        lock(&self.http1).retain(|_, idle| {
+            idle.retain(|entry| {
+                !entry.sender.is_closed() && now.duration_since(entry.since) < self.idle_timeout
+            });
+            !idle.is_empty()
+        });
+        lock(&self.http2).retain(|_, sender| !sender.is_closed());
+    }
+}
+
+impl Loan {
+    pub(crate) fn new(
+        sender: Http1Sender,
+        key: PeerKey,
+        pool: Arc<Pool>,
+        request_body: Option<Arc<BodyCell>>,
+    ) -> Self {
+        Loan {
+            sender,
+            key,
+            pool,
+            request_body,
+        }
+    }
+
+    /// Returns the connection to the pool; call only once the response body has ended.
+    pub(crate) fn give_back(self) {
+        if self
+            .request_body
+            .as_ref()
+            .is_none_or(|cell| cell.is_finished())
+        {
+            self.pool.put_http1(self.key, self.sender, Instant::now());
+        }
+    }
+}
+
+/// Pool state stays consistent across a panic elsewhere (every update is a single operation).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

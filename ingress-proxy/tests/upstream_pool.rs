@@ -1,0 +1,187 @@
+//! The upstream connection pool: keep-alive reuse, connections the upstream closes, the idle
+//! timeout, and the retry of a request whose fresh connection was reset before it was sent.
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ingress_proxy::{ProxyConfig, Timeouts};
+use tokio::net::TcpListener;
+
+/// A backend that counts the connections it accepted and how many are still open.
+struct CountingBackend {
+    address: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+}
+
+/// Answers `200 ok`; with `close_each`, asks for the connection to close after each response.
+async fn counting_backend(close_each: bool) -> CountingBackend {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let (accepted_count, open_count) = (accepted.clone(), open.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted_count.fetch_add(1, Ordering::SeqCst);
+            open_count.fetch_add(1, Ordering::SeqCst);
+            let open_count = open_count.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_request| async move {
+                    let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+                    if close_each {
+                        response
+                            .headers_mut()
+                            .insert("connection", "close".parse().expect("value"));
+                    }
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                open_count.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    CountingBackend {
+        address,
+        accepted,
+        open,
+    }
+}
+
+#[tokio::test]
+async fn sequential_requests_reuse_one_upstream_connection() {
+    let backend = counting_backend(false).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let client = http1_client();
+    for i in 0..20 {
+        let answer = get(&client, proxy.http, "a.example", "/").await;
+        assert_eq!(answer.status, StatusCode::OK, "request {i}");
+        assert_eq!(answer.body, "ok");
+    }
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_open_at_most_one_connection_each() {
+    let backend = counting_backend(false).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let client = http1_client();
+    for _round in 0..5 {
+        let requests = (0..8).map(|_| get(&client, proxy.http, "a.example", "/"));
+        for answer in futures::future::join_all(requests).await {
+            assert_eq!(answer.status, StatusCode::OK);
+        }
+    }
+    let accepted = backend.accepted.load(Ordering::SeqCst);
+    assert!(
+        (1..=8).contains(&accepted),
+        "40 requests, 8 at a time, used {accepted} connections"
+    );
+}
+
+#[tokio::test]
+async fn connections_the_upstream_closes_are_not_reused() {
+    let backend = counting_backend(true).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let client = http1_client();
+    for i in 0..10 {
+        let answer = get(&client, proxy.http, "a.example", "/").await;
+        assert_eq!(answer.status, StatusCode::OK, "request {i}");
+    }
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 10);
+}
+
+#[tokio::test]
+async fn idle_upstream_connections_are_closed_after_the_idle_timeout() {
+    let backend = counting_backend(false).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let config = ProxyConfig {
+        timeouts: Timeouts {
+            upstream_idle: Duration::from_millis(300),
+            ..Timeouts::default()
+        },
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+    let client = http1_client();
+    assert_eq!(
+        get(&client, proxy.http, "a.example", "/").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(backend.open.load(Ordering::SeqCst), 1);
+    // No further request: only the sweep can close it.
+    assert!(
+        eventually(|| async { backend.open.load(Ordering::SeqCst) == 0 }).await,
+        "the idle connection was closed by the proxy"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_reset_before_the_request_is_sent_is_retried_on_another_endpoint() {
+    let web = counting_backend(false).await;
+    // Accepts, then resets at once (SO_LINGER 0): the TCP handshake succeeds, the request is
+    // never read. The proxy sees the reset while setting up the connection (here: when it
+    // configures the new socket) or, in a later race, when hyper finds the connection closed
+    // before writing; either way nothing was sent and the request goes to the other endpoint.
+    let resetting = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let resetting_address = resetting.local_addr().expect("address");
+    let resets = Arc::new(AtomicUsize::new(0));
+    let reset_count = resets.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = resetting.accept().await {
+            reset_count.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        }
+    });
+    let (_writer, reader) = web_table(&[resetting_address, web.address]);
+    let config = ProxyConfig {
+        // Keep the resetting endpoint in rotation so several requests meet it.
+        passive_health_ejection: Duration::ZERO,
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+    let client = http1_client();
+    for i in 0..6 {
+        // POST with a body: the retry must send it intact.
+        let request = Request::post(format!("http://{}/", proxy.http))
+            .header("host", "a.example")
+            .body(Full::new(Bytes::from(format!("payload {i}"))))
+            .expect("request");
+        let answer = send(&client, request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i}: {}",
+            answer.body
+        );
+    }
+    assert!(
+        resets.load(Ordering::SeqCst) >= 1,
+        "the resetting endpoint was tried"
+    );
+    let metrics = get(&client, proxy.admin, "admin", "/metrics").await.body;
+    let retries = metrics
+        .lines()
+        .find(|line| line.starts_with("ingress_upstream_retries_total"))
+        .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(retries >= 1.0, "retries recorded:\n{metrics}");
+}
