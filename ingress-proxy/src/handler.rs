@@ -306,36 +306,41 @@ async fn forward(
     *upstream_request.headers_mut() = parts.headers;
 
     record.upstream = first.address();
-    let mut result = shared
-        .upstream
-        .send(protocol, first, upstream_request, cell.clone())
-        .await;
-    if let Err(failed) = &mut result
-        && let Some(unsent) = failed.unsent.take()
-    {
+    let mut peer = first;
+    let mut retried = false;
+    // One `send` call site, so the request's future holds one attempt's state, not two.
+    let result = loop {
+        let mut result = shared
+            .upstream
+            .send(protocol, peer, upstream_request, cell.clone())
+            .await;
+        let Err(failed) = &mut result else {
+            break result;
+        };
+        let Some(unsent) = failed.unsent.take() else {
+            break result;
+        };
+        // Nothing was sent: the endpoint is at fault (passive health), and the request may go
+        // to another one, once, with its body while nobody has read from it.
         shared.metrics.upstream_connect_failures.inc();
         let now = std::time::Instant::now();
-        let retry = pick.as_mut().and_then(|pick| {
-            pick.failed(now);
-            pick.next(now)
-        });
-        // The body goes with the request only while nobody has read from it.
-        if let Some(address) = retry.filter(|_| cell.as_ref().is_none_or(|c| c.is_unsent())) {
-            tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = %address, "upstream request not sent; retrying");
-            shared.metrics.upstream_retries.inc();
-            record.upstream = Some(address);
-            result = shared
-                .upstream
-                .send(protocol, PeerKey::Address(address), *unsent, cell.clone())
-                .await;
-            if let (Err(failed), Some(pick)) = (&mut result, &pick)
-                && failed.unsent.take().is_some()
-            {
-                pick.failed(std::time::Instant::now());
-                shared.metrics.upstream_connect_failures.inc();
+        let Some(pick) = pick.as_mut() else {
+            break result;
+        };
+        pick.failed(now);
+        let retry = if retried { None } else { pick.next(now) };
+        match retry.filter(|_| cell.as_ref().is_none_or(|c| c.is_unsent())) {
+            Some(address) => {
+                tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = %address, "upstream request not sent; retrying");
+                shared.metrics.upstream_retries.inc();
+                record.upstream = Some(address);
+                retried = true;
+                peer = PeerKey::Address(address);
+                upstream_request = *unsent;
             }
+            None => break result,
         }
-    }
+    };
     let Exchange {
         mut response,
         mut loan,

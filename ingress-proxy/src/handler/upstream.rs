@@ -105,13 +105,18 @@ impl Upstream {
         request: Request<RequestBody>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Result<Exchange, Failure> {
-        let exchange = async {
-            match protocol {
-                UpstreamProtocol::Http1 => self.http1(peer, request, request_body).await,
-                UpstreamProtocol::H2c => self.http2(peer, request).await,
+        let exchange = match protocol {
+            UpstreamProtocol::Http1 => {
+                tokio::time::timeout(self.read_timeout, self.http1(peer, request, request_body))
+                    .await
+            }
+            // Boxed: the HTTP/2 client's future is large, and would make every request's
+            // future as large.
+            UpstreamProtocol::H2c => {
+                tokio::time::timeout(self.read_timeout, Box::pin(self.http2(peer, request))).await
             }
         };
-        match tokio::time::timeout(self.read_timeout, exchange).await {
+        match exchange {
             Ok(result) => result,
             Err(_elapsed) => Err(Failure {
                 error: UpstreamError::ReadTimeout(self.read_timeout),
@@ -126,39 +131,49 @@ impl Upstream {
         mut request: Request<RequestBody>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Result<Exchange, Failure> {
-        while let Some(mut sender) = self.pool.take_http1(&peer, Instant::now()) {
+        loop {
+            let (mut sender, pooled) = match self.pool.take_http1(&peer, Instant::now()) {
+                Some(sender) => (sender, true),
+                // Boxed: connecting is the rare path, and its future would otherwise make
+                // every request's future larger.
+                None => match Box::pin(self.open_http1(&peer)).await {
+                    Ok(sender) => (sender, false),
+                    Err(error) => return Err(not_sent(error, request)),
+                },
+            };
             // A pooled connection was given back as soon as its last response ended; its
             // connection task may not have run since, so wait for it to turn idle.
-            if sender.ready().await.is_err() {
+            if pooled && sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok(self.lend(sender, peer, response, request_body)),
-                // Closed under us before the request went out: try the next one.
-                Err(error) => request = unsent_or_fail(error)?.0,
+                Err(error) => {
+                    let (unsent, error) = unsent_or_fail(error)?;
+                    if !pooled {
+                        return Err(not_sent(UpstreamError::NotSent(error), unsent));
+                    }
+                    // A pooled connection closed under us before the request went out: try
+                    // the next one (or a new connection).
+                    request = unsent;
+                }
             }
         }
-        let stream = match self.connect(&peer).await {
-            Ok(stream) => stream,
-            Err(error) => return Err(not_sent(UpstreamError::Connect(error), request)),
-        };
-        let (mut sender, connection) =
-            match http1::Builder::new().handshake(TokioIo::new(stream)).await {
-                Ok(pair) => pair,
-                Err(error) => return Err(not_sent(UpstreamError::NotSent(error), request)),
-            };
+    }
+
+    /// A new HTTP/1.1 connection to `peer`, driven by its own task.
+    async fn open_http1(&self, peer: &PeerKey) -> Result<pool::Http1Sender, UpstreamError> {
+        let stream = self.connect(peer).await.map_err(UpstreamError::Connect)?;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(UpstreamError::NotSent)?;
         tokio::spawn(async move {
             if let Err(error) = connection.with_upgrades().await {
                 tracing::debug!(%error, "upstream connection ended with an error");
             }
         });
-        match sender.try_send_request(request).await {
-            Ok(response) => Ok(self.lend(sender, peer, response, request_body)),
-            Err(error) => Err(match unsent_or_fail(error) {
-                Ok((request, error)) => not_sent(UpstreamError::NotSent(error), request),
-                Err(failure) => failure,
-            }),
-        }
+        Ok(sender)
     }
 
     fn lend(
