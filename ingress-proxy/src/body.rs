@@ -55,7 +55,8 @@ enum RequestState {
 pub(crate) struct ResponseBody {
     content: Content,
     /// Written to the access log and metrics when the body ends or is dropped.
-    record: Option<AccessRecord>,
+    /// Boxed: the response moves through hyper several times, the record need not.
+    record: Option<Box<AccessRecord>>,
 }
 
 #[derive(Debug)]
@@ -165,7 +166,7 @@ impl ResponseBody {
     }
 
     /// Attaches the access record, written when this body is done.
-    pub(crate) fn set_record(&mut self, record: AccessRecord) {
+    pub(crate) fn set_record(&mut self, record: Box<AccessRecord>) {
         self.record = Some(record);
     }
 

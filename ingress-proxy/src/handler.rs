@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::access_log::AccessRecord;
 use crate::body::{RequestBody, ResponseBody};
+use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
 use crate::metrics::{Metrics, RouteLabels};
 use balance::EndpointPicker;
@@ -79,7 +80,12 @@ struct Resolved {
 }
 
 impl Shared {
-    pub(crate) fn new(table: TableReader, config: ProxyConfig, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        table: TableReader,
+        config: ProxyConfig,
+        metrics: Arc<Metrics>,
+        timer: CoarseTimer,
+    ) -> Self {
         let hsts = config.hsts.as_deref().and_then(|value| match HeaderValue::from_str(value) {
             Ok(value) => Some(value),
             Err(error) => {
@@ -88,7 +94,7 @@ impl Shared {
             }
         });
         Shared {
-            upstream: Upstream::new(&config),
+            upstream: Upstream::new(&config, timer),
             picker: EndpointPicker::new(config.passive_health_ejection),
             table,
             config,
@@ -147,7 +153,7 @@ pub(crate) async fn handle(
     let start = Instant::now();
     let host = request_host(&request);
     let resolved = resolve(&shared.table, host.as_ref(), request.uri());
-    let mut record = AccessRecord {
+    let mut record = Box::new(AccessRecord {
         start,
         client: connection.client,
         method: request.method().clone(),
@@ -164,7 +170,7 @@ pub(crate) async fn handle(
         bytes_out: 0,
         body_error: None,
         metrics: shared.metrics.clone(),
-    };
+    });
 
     let mut response = match redirect_target(
         &shared,

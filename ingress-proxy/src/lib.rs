@@ -75,6 +75,7 @@
 mod access_log;
 mod admin;
 mod body;
+mod coarse_timer;
 mod config;
 mod error;
 mod handler;

@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
+use crate::coarse_timer::CoarseTimer;
 use crate::config::{Limits, Listeners, ProxyConfig};
 use crate::error::ProxyError;
 use crate::handler::{self, ClientConnection, Shared};
@@ -76,10 +77,12 @@ where
         }
         None => None,
     };
+    let timer = CoarseTimer::new();
+    let ticker = tokio::spawn(timer.clone().run_ticker());
     let context = Context {
-        builder: Arc::new(connection_builder(&config.limits)),
+        builder: Arc::new(connection_builder(&config.limits, timer.clone())),
         request_header_timeout: config.limits.request_header_timeout,
-        shared: Arc::new(Shared::new(table, config, metrics)),
+        shared: Arc::new(Shared::new(table, config, metrics, timer)),
         limit: Arc::new(Semaphore::new(max_connections)),
         drain: CancellationToken::new(),
         force: CancellationToken::new(),
@@ -118,6 +121,7 @@ where
         }
     }
     context.force.cancel();
+    ticker.abort();
     Ok(())
 }
 
@@ -125,11 +129,12 @@ where
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// The hyper connection settings: HTTP/1.1 and HTTP/2 on every listener, with the limits.
-fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+fn connection_builder(limits: &Limits, timer: CoarseTimer) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
+        // The request-head timeout runs for every request: a coarse timer is cheaper.
+        .timer(timer)
         .keep_alive(true)
         .header_read_timeout(limits.request_header_timeout)
         // hyper requires at least 8 KiB.

@@ -19,7 +19,7 @@ use ingress_core::{Backend, Endpoints};
 pub(crate) struct EndpointPicker {
     /// Keyed by the backend's address; the entry holds the `Arc<Backend>`, so the address
     /// cannot be reused by another backend while the entry exists.
-    groups: RwLock<HashMap<usize, Arc<Mutex<Group>>>>,
+    groups: RwLock<HashMap<usize, Arc<Mutex<Group>>, foldhash::fast::RandomState>>,
     options: PeerOptions,
 }
 
@@ -43,7 +43,7 @@ pub(crate) struct Pick {
 impl EndpointPicker {
     pub(crate) fn new(fail_timeout: Duration) -> Self {
         EndpointPicker {
-            groups: RwLock::new(HashMap::new()),
+            groups: RwLock::new(HashMap::default()),
             options: PeerOptions {
                 fail_timeout,
                 ..PeerOptions::default()

@@ -108,6 +108,8 @@ pub(crate) fn set_forwarded(
     forwarded: &Forwarded,
     host: Option<&HeaderValue>,
 ) {
+    // Up to five new names: grow the table once rather than once per insert.
+    headers.reserve(5);
     let client = &forwarded.client;
     let combined = if headers.contains_key(&X_FORWARDED_FOR) {
         let mut joined = BytesMut::new();

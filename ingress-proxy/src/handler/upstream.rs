@@ -21,6 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use crate::body::RequestBody;
+use crate::coarse_timer::{self, CoarseTimer};
 use crate::config::{ProxyConfig, UpstreamProtocol};
 pub(crate) use pool::{Loan, PeerKey, Pool};
 
@@ -31,6 +32,7 @@ const MAX_IDLE_PER_PEER: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Upstream {
     pool: Arc<Pool>,
+    timer: CoarseTimer,
     connect_timeout: Duration,
     /// Time allowed for the response head (includes connecting).
     read_timeout: Duration,
@@ -80,9 +82,10 @@ impl UpstreamError {
 }
 
 impl Upstream {
-    pub(crate) fn new(config: &ProxyConfig) -> Self {
+    pub(crate) fn new(config: &ProxyConfig, timer: CoarseTimer) -> Self {
         Upstream {
             pool: Arc::new(Pool::new(config.timeouts.upstream_idle, MAX_IDLE_PER_PEER)),
+            timer,
             connect_timeout: config.timeouts.connect,
             read_timeout: config.timeouts.read,
         }
@@ -105,20 +108,20 @@ impl Upstream {
         request: Request<RequestBody>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Result<Exchange, Failure> {
+        let deadline = self.timer.deadline(self.read_timeout);
         let exchange = match protocol {
             UpstreamProtocol::Http1 => {
-                tokio::time::timeout(self.read_timeout, self.http1(peer, request, request_body))
-                    .await
+                coarse_timer::timeout(deadline, self.http1(peer, request, request_body)).await
             }
             // Boxed: the HTTP/2 client's future is large, and would make every request's
             // future as large.
             UpstreamProtocol::H2c => {
-                tokio::time::timeout(self.read_timeout, Box::pin(self.http2(peer, request))).await
+                coarse_timer::timeout(deadline, Box::pin(self.http2(peer, request))).await
             }
         };
         match exchange {
-            Ok(result) => result,
-            Err(_elapsed) => Err(Failure {
+            Some(result) => result,
+            None => Err(Failure {
                 error: UpstreamError::ReadTimeout(self.read_timeout),
                 unsent: None,
             }),
