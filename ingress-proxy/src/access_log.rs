@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, Uri};
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::body::BodyCell;
 use crate::metrics::{Metrics, RouteLabels};

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -34,6 +34,9 @@ pub(crate) struct CoarseTimer {
 struct Inner {
     shards: [Mutex<Slab<Entry>>; SHARDS],
     next_shard: AtomicUsize,
+    /// The coarse clock: nanoseconds since `base`, as of the last tick (or creation).
+    base: Instant,
+    ticked: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -59,8 +62,16 @@ impl CoarseTimer {
             inner: Arc::new(Inner {
                 shards: std::array::from_fn(|_| Mutex::new(Slab::new())),
                 next_shard: AtomicUsize::new(0),
+                base: Instant::now(),
+                ticked: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The time as of the last tick: at most one tick behind, never ahead, and free to read
+    /// (for idle-connection ages, where a clock read per request would be wasted).
+    pub(crate) fn coarse_now(&self) -> Instant {
+        self.inner.coarse_now()
     }
 
     /// A deadline `duration` from now.
@@ -87,8 +98,12 @@ impl CoarseTimer {
         }
     }
 
-    /// Marks every deadline at or before `now` as fired and wakes its task.
+    /// Advances the coarse clock to `now`, marks every deadline at or before it as fired and
+    /// wakes its task.
     fn fire_expired(&self, now: Instant) {
+        let nanos =
+            u64::try_from(now.duration_since(self.inner.base).as_nanos()).unwrap_or(u64::MAX);
+        self.inner.ticked.fetch_max(nanos, Ordering::Relaxed);
         let mut wake = Vec::new();
         for shard in &self.inner.shards {
             let mut entries = lock(shard);
@@ -116,6 +131,12 @@ impl CoarseTimer {
     }
 }
 
+impl Inner {
+    fn coarse_now(&self) -> Instant {
+        self.base + Duration::from_nanos(self.ticked.load(Ordering::Relaxed))
+    }
+}
+
 impl Future for Deadline {
     type Output = ();
 
@@ -123,7 +144,9 @@ impl Future for Deadline {
         let this = self.get_mut();
         match this.slot {
             None => {
-                if Instant::now() >= this.deadline {
+                // The coarse clock never runs ahead, so this never fires early; a deadline that
+                // passed since the last tick waits for the next one.
+                if this.inner.coarse_now() >= this.deadline {
                     return Poll::Ready(());
                 }
                 let shard = this.inner.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
@@ -185,6 +208,12 @@ impl hyper::rt::Timer for CoarseTimer {
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
         Box::pin(self.deadline_at(deadline))
     }
+
+    /// hyper computes its request-head deadline from this: a deadline up to one tick earlier
+    /// than from the precise clock, without a clock read per request.
+    fn now(&self) -> Instant {
+        self.coarse_now()
+    }
 }
 
 /// Every critical section is a single slab operation: state stays consistent across a panic.
@@ -229,10 +258,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_passed_deadline_is_ready_without_the_ticker() {
+    async fn a_deadline_before_the_last_tick_is_ready_without_waiting() {
         let timer = CoarseTimer::new();
-        timer.deadline_at(Instant::now()).await;
+        let deadline = Instant::now();
+        timer.fire_expired(Instant::now());
+        assert!(timer.coarse_now() >= deadline);
+        timer.deadline_at(deadline).await;
         assert_eq!(timer.registered(), 0);
+    }
+
+    #[test]
+    fn the_coarse_clock_follows_ticks_and_never_goes_back() {
+        let timer = CoarseTimer::new();
+        let later = Instant::now() + Duration::from_millis(50);
+        timer.fire_expired(later);
+        assert_eq!(timer.coarse_now(), later);
+        timer.fire_expired(later - Duration::from_millis(10));
+        assert_eq!(timer.coarse_now(), later);
     }
 
     #[tokio::test]

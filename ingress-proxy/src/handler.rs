@@ -17,7 +17,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use hyper::body::Incoming;
 use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, TableReader, Target};
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::access_log::AccessRecord;
 use crate::body::{RequestBody, ResponseBody};
@@ -183,11 +183,17 @@ pub(crate) async fn handle(
         None => match &resolved.destination {
             Destination::NotFound => Failure::NoRoute.response(),
             Destination::Resource => Failure::ResourceBackend.response(),
-            Destination::Service(backend) => {
-                forward(&shared, &connection, backend, host, request, &mut record)
-                    .await
-                    .unwrap_or_else(Failure::response)
-            }
+            Destination::Service(backend) => forward(
+                &shared,
+                &connection,
+                backend,
+                host,
+                request,
+                start,
+                &mut record,
+            )
+            .await
+            .unwrap_or_else(Failure::response),
         },
     };
     if connection.https
@@ -273,6 +279,7 @@ async fn forward(
     backend: &Arc<Backend>,
     host: Option<HeaderValue>,
     mut request: Request<Incoming>,
+    start: Instant,
     record: &mut AccessRecord,
 ) -> Result<Response<ResponseBody>, Failure> {
     let endpoints = backend.endpoints();
@@ -280,9 +287,7 @@ async fn forward(
     let (mut pick, first) = match &*endpoints {
         Endpoints::Ready(addresses) if !addresses.is_empty() => {
             let mut pick = shared.picker.start(backend, &endpoints, addresses);
-            let first = pick
-                .next(std::time::Instant::now())
-                .ok_or(Failure::NoEndpoints)?;
+            let first = pick.next(start).ok_or(Failure::NoEndpoints)?;
             (Some(pick), PeerKey::Address(first))
         }
         Endpoints::External { host, port } => (None, PeerKey::Name(host.clone(), *port)),
@@ -329,7 +334,7 @@ async fn forward(
         // Nothing was sent: the endpoint is at fault (passive health), and the request may go
         // to another one, once, with its body while nobody has read from it.
         shared.metrics.upstream_connect_failures.inc();
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let Some(pick) = pick.as_mut() else {
             break result;
         };

@@ -172,7 +172,7 @@ async fn sweep_idle_upstreams(context: Context) {
     loop {
         tokio::select! {
             _ = context.drain.cancelled() => return,
-            _ = tokio::time::sleep(period) => pool.sweep(std::time::Instant::now()),
+            _ = tokio::time::sleep(period) => pool.sweep(),
         }
     }
 }

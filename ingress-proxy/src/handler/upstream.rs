@@ -11,7 +11,7 @@ mod pool;
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri, header};
@@ -84,7 +84,11 @@ impl UpstreamError {
 impl Upstream {
     pub(crate) fn new(config: &ProxyConfig, timer: CoarseTimer) -> Self {
         Upstream {
-            pool: Arc::new(Pool::new(config.timeouts.upstream_idle, MAX_IDLE_PER_PEER)),
+            pool: Arc::new(Pool::new(
+                config.timeouts.upstream_idle,
+                MAX_IDLE_PER_PEER,
+                timer.clone(),
+            )),
             timer,
             connect_timeout: config.timeouts.connect,
             read_timeout: config.timeouts.read,
@@ -135,7 +139,7 @@ impl Upstream {
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Result<Exchange, Failure> {
         loop {
-            let (mut sender, pooled) = match self.pool.take_http1(&peer, Instant::now()) {
+            let (mut sender, pooled) = match self.pool.take_http1(&peer) {
                 Some(sender) => (sender, true),
                 // Boxed: connecting is the rare path, and its future would otherwise make
                 // every request's future larger.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use hyper::client::conn::{http1, http2};
 
 use crate::body::{BodyCell, RequestBody};
+use crate::coarse_timer::CoarseTimer;
 
 /// Where an upstream connection goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +38,8 @@ pub(crate) struct Pool {
     http2: Mutex<PeerMap<Http2Sender>>,
     idle_timeout: Duration,
     max_idle_per_peer: usize,
+    /// Ages of idle connections need no precision: the coarse clock costs no clock read.
+    clock: CoarseTimer,
 }
 
 #[derive(Debug)]
@@ -57,17 +60,23 @@ pub(crate) struct Loan {
 }
 
 impl Pool {
-    pub(crate) fn new(idle_timeout: Duration, max_idle_per_peer: usize) -> Self {
+    pub(crate) fn new(
+        idle_timeout: Duration,
+        max_idle_per_peer: usize,
+        clock: CoarseTimer,
+    ) -> Self {
         Pool {
             http1: Mutex::new(PeerMap::default()),
             http2: Mutex::new(PeerMap::default()),
             idle_timeout,
             max_idle_per_peer,
+            clock,
         }
     }
 
     /// The most recently used idle HTTP/1.1 connection to `key` that is still open.
-    pub(crate) fn take_http1(&self, key: &PeerKey, now: Instant) -> Option<Http1Sender> {
+    pub(crate) fn take_http1(&self, key: &PeerKey) -> Option<Http1Sender> {
+        let now = self.clock.coarse_now();
         let mut peers = lock(&self.http1);
         let idle = peers.get_mut(key)?;
         while let Some(entry) = idle.pop() {
@@ -115,7 +124,8 @@ impl Pool {
     }
 
     /// Closes idle connections older than the idle timeout and forgets closed ones.
-    pub(crate) fn sweep(&self, now: Instant) {
+    pub(crate) fn sweep(&self) {
+        let now = self.clock.coarse_now();
         lock(&self.http1).retain(|_, idle| {
             idle.retain(|entry| {
                 !entry.sender.is_closed() && now.duration_since(entry.since) < self.idle_timeout
@@ -148,7 +158,8 @@ impl Loan {
             .as_ref()
             .is_none_or(|cell| cell.is_finished())
         {
-            self.pool.put_http1(self.key, self.sender, Instant::now());
+            let now = self.pool.clock.coarse_now();
+            self.pool.put_http1(self.key, self.sender, now);
         }
     }
 }
