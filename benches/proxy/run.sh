@@ -36,10 +36,10 @@ OURS_HTTP=19080; OURS_HTTPS=19443
 NGINX_HTTP=19180; NGINX_HTTPS=19543
 HAPROXY_HTTP=19280; HAPROXY_HTTPS=19643
 
-echo "building release binaries..." >&2
-(cd "$ROOT" && cargo build --release -q -p ingress-benches --bin bench-backend --bin bench-proxy)
-BIN="$ROOT/target/release"
-if [ -n "${CARGO_TARGET_DIR:-}" ]; then BIN="$CARGO_TARGET_DIR/release"; fi
+echo "building the harness with the dist profile (what ships: release + LTO)..." >&2
+(cd "$ROOT" && cargo build --profile dist -q -p ingress-benches --bin bench-backend --bin bench-proxy)
+BIN="$ROOT/target/dist"
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then BIN="$CARGO_TARGET_DIR/dist"; fi
 
 "$BIN/bench-proxy" --write-cert "$WORK/cert"
 cat "$WORK/cert/tls.crt" "$WORK/cert/tls.key" > "$WORK/cert/combined.pem"
