@@ -94,15 +94,26 @@ pub enum UpstreamProtocol {
     Http1,
     /// HTTP/2 over cleartext with prior knowledge (gRPC, `H2C`/`GRPC` backend protocols).
     H2c,
+    /// HTTP/1.1 over TLS (the `HTTPS` backend protocol). As in ingress-nginx's default
+    /// (`proxy-ssl-verify: off`), the upstream's certificate is not checked against a CA and
+    /// no SNI is sent to an endpoint address; the handshake signature is verified.
+    Https,
+    /// HTTP/2 over TLS, negotiated by ALPN (gRPC over TLS, the `GRPCS` backend protocol); the
+    /// certificate is treated as for [`UpstreamProtocol::Https`].
+    H2,
 }
 
 impl UpstreamProtocol {
     /// The protocol a port name asks for: `grpc`, `h2c`, `http2` and names starting with
-    /// `grpc-`, `h2c-` or `http2-` mean [`UpstreamProtocol::H2c`]; anything else `None`.
+    /// `grpc-`, `h2c-` or `http2-` mean [`UpstreamProtocol::H2c`]; `https` (and `https-…`)
+    /// means [`UpstreamProtocol::Https`]; `grpcs` (and `grpcs-…`) means
+    /// [`UpstreamProtocol::H2`]; anything else `None`.
     pub fn from_port_name(name: &str) -> Option<Self> {
         let prefix = name.split('-').next().unwrap_or(name);
         match prefix {
             "grpc" | "h2c" | "http2" => Some(UpstreamProtocol::H2c),
+            "https" => Some(UpstreamProtocol::Https),
+            "grpcs" => Some(UpstreamProtocol::H2),
             _ => None,
         }
     }
@@ -167,6 +178,14 @@ mod tests {
         assert_eq!(
             UpstreamProtocol::from_port_name("http2-api"),
             Some(UpstreamProtocol::H2c)
+        );
+        assert_eq!(
+            UpstreamProtocol::from_port_name("https"),
+            Some(UpstreamProtocol::Https)
+        );
+        assert_eq!(
+            UpstreamProtocol::from_port_name("grpcs-api"),
+            Some(UpstreamProtocol::H2)
         );
         assert_eq!(UpstreamProtocol::from_port_name("http"), None);
         assert_eq!(UpstreamProtocol::from_port_name("grpcish"), None);

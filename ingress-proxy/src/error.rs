@@ -7,6 +7,9 @@ pub enum ProxyError {
     /// The rustls server configuration was rejected.
     #[error("TLS configuration of the HTTPS listener: {0}")]
     Tls(#[source] rustls::Error),
+    /// The rustls client configuration for TLS upstreams was rejected.
+    #[error("TLS configuration for upstream connections: {0}")]
+    UpstreamTls(#[source] rustls::Error),
     /// The self-signed default certificate could not be generated.
     #[error("generating the self-signed default certificate: {0}")]
     SelfSigned(String),

@@ -23,6 +23,7 @@ use crate::access_log::AccessRecord;
 use crate::body::{RequestBody, ResponseBody};
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
+use crate::error::ProxyError;
 use crate::metrics::{Metrics, RouteLabels};
 use balance::EndpointPicker;
 use headers::Forwarded;
@@ -85,7 +86,7 @@ impl Shared {
         config: ProxyConfig,
         metrics: Arc<Metrics>,
         timer: CoarseTimer,
-    ) -> Self {
+    ) -> Result<Self, ProxyError> {
         let hsts = config.hsts.as_deref().and_then(|value| match HeaderValue::from_str(value) {
             Ok(value) => Some(value),
             Err(error) => {
@@ -93,15 +94,15 @@ impl Shared {
                 None
             }
         });
-        Shared {
-            upstream: Upstream::new(&config, timer),
+        Ok(Shared {
+            upstream: Upstream::new(&config, timer).map_err(ProxyError::UpstreamTls)?,
             picker: EndpointPicker::new(config.passive_health_ejection),
             table,
             config,
             metrics,
             hsts,
             none: Arc::from("-"),
-        }
+        })
     }
 
     /// The upstream connection pool (swept periodically by the server).
@@ -310,8 +311,8 @@ async fn forward(
     let mut upstream_request = Request::new(body);
     *upstream_request.method_mut() = parts.method;
     *upstream_request.version_mut() = match protocol {
-        UpstreamProtocol::H2c => Version::HTTP_2,
-        UpstreamProtocol::Http1 => Version::HTTP_11,
+        UpstreamProtocol::H2c | UpstreamProtocol::H2 => Version::HTTP_2,
+        UpstreamProtocol::Http1 | UpstreamProtocol::Https => Version::HTTP_11,
     };
     *upstream_request.uri_mut() = origin_form(parts.uri);
     *upstream_request.headers_mut() = parts.headers;

@@ -59,9 +59,11 @@
 //! - **Failures are answers.** No route → `404` (built-in default backend); no endpoints or a
 //!   `resource` backend → `503`; upstream timeout → `504`; other upstream errors → `502`. Each
 //!   page is one short line saying what happened.
-//! - **Upstream protocol.** HTTP/1.1 by default; h2c (prior knowledge) for gRPC when
-//!   [`ProxyConfig::upstream_protocols`] names the Service or the Ingress references the port by
-//!   a name such as `grpc` or `h2c` (see [`UpstreamProtocol`]).
+//! - **Upstream protocol.** HTTP/1.1 by default; h2c (prior knowledge) for gRPC, HTTP/1.1
+//!   over TLS, or HTTP/2 over TLS (gRPC over TLS) when [`ProxyConfig::upstream_protocols`]
+//!   names the Service or the Ingress references the port by a name such as `grpc`, `https` or
+//!   `grpcs` (see [`UpstreamProtocol`]). Upstream TLS follows ingress-nginx's defaults: the
+//!   certificate is not checked against a CA, no SNI is sent to endpoint addresses.
 //! - **Endpoint choice.** One `ingress_core::balance::Balancer` per backend (nginx's smooth
 //!   weighted round-robin, `max_fails=1`, `fail_timeout` =
 //!   [`ProxyConfig::passive_health_ejection`]), rebuilt when its endpoint set changes; a

@@ -82,7 +82,7 @@ where
     let context = Context {
         builder: Arc::new(connection_builder(&config.limits, timer.clone())),
         request_header_timeout: config.limits.request_header_timeout,
-        shared: Arc::new(Shared::new(table, config, metrics, timer)),
+        shared: Arc::new(Shared::new(table, config, metrics, timer)?),
         limit: Arc::new(Semaphore::new(max_connections)),
         drain: CancellationToken::new(),
         force: CancellationToken::new(),

@@ -8,6 +8,7 @@
 //! so it can be retried on another endpoint.
 
 mod pool;
+mod tls;
 
 use std::io;
 use std::sync::Arc;
@@ -17,13 +18,16 @@ use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
+use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use crate::body::RequestBody;
 use crate::coarse_timer::{self, CoarseTimer};
 use crate::config::{ProxyConfig, UpstreamProtocol};
+use pool::PoolKey;
 pub(crate) use pool::{Loan, PeerKey, Pool};
+use tls::UpstreamTls;
 
 /// Most idle HTTP/1.1 connections kept per peer (nginx's `keepalive` directive).
 const MAX_IDLE_PER_PEER: usize = 256;
@@ -33,6 +37,7 @@ const MAX_IDLE_PER_PEER: usize = 256;
 pub(crate) struct Upstream {
     pool: Arc<Pool>,
     timer: CoarseTimer,
+    tls: UpstreamTls,
     connect_timeout: Duration,
     /// Time allowed for the response head (includes connecting).
     read_timeout: Duration,
@@ -82,17 +87,18 @@ impl UpstreamError {
 }
 
 impl Upstream {
-    pub(crate) fn new(config: &ProxyConfig, timer: CoarseTimer) -> Self {
-        Upstream {
+    pub(crate) fn new(config: &ProxyConfig, timer: CoarseTimer) -> Result<Self, rustls::Error> {
+        Ok(Upstream {
             pool: Arc::new(Pool::new(
                 config.timeouts.upstream_idle,
                 MAX_IDLE_PER_PEER,
                 timer.clone(),
             )),
             timer,
+            tls: UpstreamTls::new()?,
             connect_timeout: config.timeouts.connect,
             read_timeout: config.timeouts.read,
-        }
+        })
     }
 
     /// The pool, for the periodic sweep of idle connections.
@@ -113,15 +119,19 @@ impl Upstream {
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Result<Exchange, Failure> {
         let deadline = self.timer.deadline(self.read_timeout);
-        let exchange = match protocol {
-            UpstreamProtocol::Http1 => {
-                coarse_timer::timeout(deadline, self.http1(peer, request, request_body)).await
-            }
+        let (http2, tls) = match protocol {
+            UpstreamProtocol::Http1 => (false, false),
+            UpstreamProtocol::Https => (false, true),
+            UpstreamProtocol::H2c => (true, false),
+            UpstreamProtocol::H2 => (true, true),
+        };
+        let key = PoolKey { peer, tls };
+        let exchange = if http2 {
             // Boxed: the HTTP/2 client's future is large, and would make every request's
             // future as large.
-            UpstreamProtocol::H2c => {
-                coarse_timer::timeout(deadline, Box::pin(self.http2(peer, request))).await
-            }
+            coarse_timer::timeout(deadline, Box::pin(self.http2(key, request))).await
+        } else {
+            coarse_timer::timeout(deadline, self.http1(key, request, request_body)).await
         };
         match exchange {
             Some(result) => result,
@@ -134,7 +144,7 @@ impl Upstream {
 
     async fn http1(
         &self,
-        peer: PeerKey,
+        peer: PoolKey,
         mut request: Request<RequestBody>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Result<Exchange, Failure> {
@@ -168,25 +178,28 @@ impl Upstream {
         }
     }
 
-    /// A new HTTP/1.1 connection to `peer`, driven by its own task.
-    async fn open_http1(&self, peer: &PeerKey) -> Result<pool::Http1Sender, UpstreamError> {
-        let stream = self.connect(peer).await.map_err(UpstreamError::Connect)?;
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
+    /// A new HTTP/1.1 connection to `key`, driven by its own task.
+    async fn open_http1(&self, key: &PoolKey) -> Result<pool::Http1Sender, UpstreamError> {
+        let stream = self
+            .connect(&key.peer)
             .await
-            .map_err(UpstreamError::NotSent)?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.with_upgrades().await {
-                tracing::debug!(%error, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+            .map_err(UpstreamError::Connect)?;
+        if key.tls {
+            let stream = self
+                .tls
+                .handshake(&key.peer, false, stream)
+                .await
+                .map_err(UpstreamError::Connect)?;
+            http1_handshake(TokioIo::new(stream)).await
+        } else {
+            http1_handshake(TokioIo::new(stream)).await
+        }
     }
 
     fn lend(
         &self,
         sender: pool::Http1Sender,
-        peer: PeerKey,
+        peer: PoolKey,
         response: Response<Incoming>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Exchange {
@@ -198,7 +211,7 @@ impl Upstream {
 
     async fn http2(
         &self,
-        peer: PeerKey,
+        peer: PoolKey,
         mut request: Request<RequestBody>,
     ) -> Result<Exchange, Failure> {
         absolute_form(&mut request, &peer);
@@ -220,23 +233,10 @@ impl Upstream {
                 self.pool.remove_http2(&peer);
             }
         }
-        let stream = match self.connect(&peer).await {
-            Ok(stream) => stream,
-            Err(error) => return Err(not_sent(UpstreamError::Connect(error), request)),
+        let mut sender = match self.open_http2(&peer).await {
+            Ok(sender) => sender,
+            Err(error) => return Err(not_sent(error, request)),
         };
-        let handshake = http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .handshake(TokioIo::new(stream))
-            .await;
-        let (mut sender, connection) = match handshake {
-            Ok(pair) => pair,
-            Err(error) => return Err(not_sent(UpstreamError::NotSent(error), request)),
-        };
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "upstream HTTP/2 connection ended with an error");
-            }
-        });
         self.pool.set_http2(peer, sender.clone());
         match sender.try_send_request(request).await {
             Ok(response) => Ok(Exchange {
@@ -247,6 +247,24 @@ impl Upstream {
                 Ok((request, error)) => not_sent(UpstreamError::NotSent(error), request),
                 Err(failure) => failure,
             }),
+        }
+    }
+
+    /// A new HTTP/2 connection to `key`, driven by its own task.
+    async fn open_http2(&self, key: &PoolKey) -> Result<pool::Http2Sender, UpstreamError> {
+        let stream = self
+            .connect(&key.peer)
+            .await
+            .map_err(UpstreamError::Connect)?;
+        if key.tls {
+            let stream = self
+                .tls
+                .handshake(&key.peer, true, stream)
+                .await
+                .map_err(UpstreamError::Connect)?;
+            http2_handshake(TokioIo::new(stream)).await
+        } else {
+            http2_handshake(TokioIo::new(stream)).await
         }
     }
 
@@ -270,6 +288,41 @@ impl Upstream {
     }
 }
 
+/// hyper's HTTP/1.1 client on `io` (plain or TLS), its connection driven by its own task.
+async fn http1_handshake<I>(io: I) -> Result<pool::Http1Sender, UpstreamError>
+where
+    I: Read + Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::Builder::new()
+        .handshake(io)
+        .await
+        .map_err(UpstreamError::NotSent)?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.with_upgrades().await {
+            tracing::debug!(%error, "upstream connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
+/// hyper's HTTP/2 client on `io` (prior knowledge, or `h2` by ALPN over TLS).
+async fn http2_handshake<I>(io: I) -> Result<pool::Http2Sender, UpstreamError>
+where
+    I: Read + Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(io)
+        .await
+        .map_err(UpstreamError::NotSent)?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "upstream HTTP/2 connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
 /// The request (and why) back from hyper when it was not sent, else the attempt's failure.
 fn unsent_or_fail(
     mut error: TrySendError<Request<RequestBody>>,
@@ -291,7 +344,8 @@ fn not_sent(error: UpstreamError, request: Request<RequestBody>) -> Failure {
 }
 
 /// HTTP/2 needs `:scheme` and `:authority`: the virtual host from `Host`, else the peer.
-fn absolute_form(request: &mut Request<RequestBody>, peer: &PeerKey) {
+fn absolute_form(request: &mut Request<RequestBody>, key: &PoolKey) {
+    let peer = &key.peer;
     let authority = request
         .headers()
         .get(header::HOST)
@@ -301,7 +355,7 @@ fn absolute_form(request: &mut Request<RequestBody>, peer: &PeerKey) {
             PeerKey::Name(host, port) => Authority::try_from(format!("{host}:{port}")).ok(),
         });
     let mut parts = request.uri().clone().into_parts();
-    parts.scheme = Some(Scheme::HTTP);
+    parts.scheme = Some(if key.tls { Scheme::HTTPS } else { Scheme::HTTP });
     parts.authority = authority;
     if let Ok(uri) = Uri::from_parts(parts) {
         *request.uri_mut() = uri;

@@ -33,6 +33,35 @@ pub struct Backend {
 
 /// Starts a backend answering with `name`; `http2_only` makes it an h2c-only server.
 pub async fn start(name: &'static str, http2_only: bool) -> Backend {
+    start_with(name, http2_only, None).await
+}
+
+/// Starts a backend behind TLS (a fresh self-signed certificate, ALPN `h2` and `http/1.1`).
+pub async fn start_tls(name: &'static str) -> Backend {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["backend.test".to_owned()]).expect("rcgen");
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![generated.cert.der().clone()], key.into())
+        .expect("certificate");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    start_with(
+        name,
+        false,
+        Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))),
+    )
+    .await
+}
+
+async fn start_with(
+    name: &'static str,
+    http2_only: bool,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind backend");
@@ -49,15 +78,28 @@ pub async fn start(name: &'static str, http2_only: bool) -> Backend {
                 return;
             };
             let state = state.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| respond(name, state.clone(), request));
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 if http2_only {
                     builder = builder.http2_only();
                 }
-                let _ = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
+                let _ = match tls {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Err(_) => return,
+                    },
+                    None => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .await
+                    }
+                };
             });
         }
     });

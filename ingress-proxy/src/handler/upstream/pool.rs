@@ -26,10 +26,17 @@ pub(crate) enum PeerKey {
     Name(Arc<str>, u16),
 }
 
+/// A pool key: the peer, and whether connections to it use TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) peer: PeerKey,
+    pub(crate) tls: bool,
+}
+
 pub(crate) type Http1Sender = http1::SendRequest<RequestBody>;
 pub(crate) type Http2Sender = http2::SendRequest<RequestBody>;
 
-type PeerMap<V> = HashMap<PeerKey, V, foldhash::fast::RandomState>;
+type PeerMap<V> = HashMap<PoolKey, V, foldhash::fast::RandomState>;
 
 /// The idle connections of every peer.
 #[derive(Debug)]
@@ -52,7 +59,7 @@ struct Idle {
 #[derive(Debug)]
 pub(crate) struct Loan {
     sender: Http1Sender,
-    key: PeerKey,
+    key: PoolKey,
     pool: Arc<Pool>,
     /// The request body, if there was one: the connection is reusable only once it was sent
     /// whole (an upstream may answer before reading everything).
@@ -75,7 +82,7 @@ impl Pool {
     }
 
     /// The most recently used idle HTTP/1.1 connection to `key` that is still open.
-    pub(crate) fn take_http1(&self, key: &PeerKey) -> Option<Http1Sender> {
+    pub(crate) fn take_http1(&self, key: &PoolKey) -> Option<Http1Sender> {
         let now = self.clock.coarse_now();
         let mut peers = lock(&self.http1);
         let idle = peers.get_mut(key)?;
@@ -87,7 +94,7 @@ impl Pool {
         None
     }
 
-    fn put_http1(&self, key: PeerKey, sender: Http1Sender, now: Instant) {
+    fn put_http1(&self, key: PoolKey, sender: Http1Sender, now: Instant) {
         if sender.is_closed() {
             return;
         }
@@ -101,7 +108,7 @@ impl Pool {
     }
 
     /// The shared HTTP/2 connection to `key`, if one is open.
-    pub(crate) fn http2(&self, key: &PeerKey) -> Option<Http2Sender> {
+    pub(crate) fn http2(&self, key: &PoolKey) -> Option<Http2Sender> {
         let mut peers = lock(&self.http2);
         match peers.get(key) {
             Some(sender) if !sender.is_closed() => Some(sender.clone()),
@@ -114,12 +121,12 @@ impl Pool {
     }
 
     /// Makes `sender` the shared HTTP/2 connection to `key`.
-    pub(crate) fn set_http2(&self, key: PeerKey, sender: Http2Sender) {
+    pub(crate) fn set_http2(&self, key: PoolKey, sender: Http2Sender) {
         lock(&self.http2).insert(key, sender);
     }
 
     /// Forgets the shared HTTP/2 connection to `key` (it failed).
-    pub(crate) fn remove_http2(&self, key: &PeerKey) {
+    pub(crate) fn remove_http2(&self, key: &PoolKey) {
         lock(&self.http2).remove(key);
     }
 
@@ -139,7 +146,7 @@ impl Pool {
 impl Loan {
     pub(crate) fn new(
         sender: Http1Sender,
-        key: PeerKey,
+        key: PoolKey,
         pool: Arc<Pool>,
         request_body: Option<Arc<BodyCell>>,
     ) -> Self {
