@@ -18,9 +18,9 @@ use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
-use hyper::rt::{Read, Write};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+use tokio_util::either::Either;
 
 use crate::body::RequestBody;
 use crate::coarse_timer::{self, CoarseTimer};
@@ -31,6 +31,9 @@ use tls::UpstreamTls;
 
 /// Most idle HTTP/1.1 connections kept per peer (nginx's `keepalive` directive).
 const MAX_IDLE_PER_PEER: usize = 256;
+
+/// A connection to an upstream: plain TCP or TLS.
+type UpstreamIo = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
 
 /// Pooled connections to every upstream peer.
 #[derive(Debug)]
@@ -180,20 +183,24 @@ impl Upstream {
 
     /// A new HTTP/1.1 connection to `key`, driven by its own task.
     async fn open_http1(&self, key: &PoolKey) -> Result<pool::Http1Sender, UpstreamError> {
+        http1_handshake(TokioIo::new(self.open(key, false).await?)).await
+    }
+
+    /// A new connection to `key`: TCP, then TLS (offering `h2` or `http/1.1`) if the key says so.
+    async fn open(&self, key: &PoolKey, http2: bool) -> Result<UpstreamIo, UpstreamError> {
         let stream = self
             .connect(&key.peer)
             .await
             .map_err(UpstreamError::Connect)?;
-        if key.tls {
-            let stream = self
-                .tls
-                .handshake(&key.peer, false, stream)
-                .await
-                .map_err(UpstreamError::Connect)?;
-            http1_handshake(TokioIo::new(stream)).await
-        } else {
-            http1_handshake(TokioIo::new(stream)).await
+        if !key.tls {
+            return Ok(UpstreamIo::Left(stream));
         }
+        let stream = self
+            .tls
+            .handshake(&key.peer, http2, stream)
+            .await
+            .map_err(UpstreamError::Connect)?;
+        Ok(UpstreamIo::Right(stream))
     }
 
     fn lend(
@@ -252,20 +259,7 @@ impl Upstream {
 
     /// A new HTTP/2 connection to `key`, driven by its own task.
     async fn open_http2(&self, key: &PoolKey) -> Result<pool::Http2Sender, UpstreamError> {
-        let stream = self
-            .connect(&key.peer)
-            .await
-            .map_err(UpstreamError::Connect)?;
-        if key.tls {
-            let stream = self
-                .tls
-                .handshake(&key.peer, true, stream)
-                .await
-                .map_err(UpstreamError::Connect)?;
-            http2_handshake(TokioIo::new(stream)).await
-        } else {
-            http2_handshake(TokioIo::new(stream)).await
-        }
+        http2_handshake(TokioIo::new(self.open(key, true).await?)).await
     }
 
     async fn connect(&self, peer: &PeerKey) -> io::Result<TcpStream> {
@@ -289,10 +283,7 @@ impl Upstream {
 }
 
 /// hyper's HTTP/1.1 client on `io` (plain or TLS), its connection driven by its own task.
-async fn http1_handshake<I>(io: I) -> Result<pool::Http1Sender, UpstreamError>
-where
-    I: Read + Write + Unpin + Send + 'static,
-{
+async fn http1_handshake(io: TokioIo<UpstreamIo>) -> Result<pool::Http1Sender, UpstreamError> {
     let (sender, connection) = http1::Builder::new()
         .handshake(io)
         .await
@@ -306,10 +297,7 @@ where
 }
 
 /// hyper's HTTP/2 client on `io` (prior knowledge, or `h2` by ALPN over TLS).
-async fn http2_handshake<I>(io: I) -> Result<pool::Http2Sender, UpstreamError>
-where
-    I: Read + Write + Unpin + Send + 'static,
-{
+async fn http2_handshake(io: TokioIo<UpstreamIo>) -> Result<pool::Http2Sender, UpstreamError> {
     let (sender, connection) = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .handshake(io)
