@@ -173,37 +173,52 @@ drive() {  # name scheme port pid
 taskset -c "$LOAD_CPU" "$BIN/bench-backend" "$BACKEND" & PIDS+=($!)
 wait_port 19000
 
+SCHEME_ORDER=(http https)
+drive_both() {  # label http_port https_port pid: both schemes, in this round's order
+  local label="$1" pid="$4" s
+  for s in "${SCHEME_ORDER[@]}"; do
+    if [ "$s" = http ]; then drive "$label" http "$2" "$pid"; else drive "$label" https "$3" "$pid"; fi
+  done
+}
 run_ours() {  # label, extra args
   local label="$1"; shift
   taskset -c "$PROXY_CPU" "$BIN/bench-proxy" --http "127.0.0.1:$OURS_HTTP" --https "127.0.0.1:$OURS_HTTPS" \
     --backend "$BACKEND" --cert-dir "$WORK/cert" --threads 1 "$@" & local pid=$!
   PIDS+=("$pid")
   wait_port "$OURS_HTTP"; wait_port "$OURS_HTTPS"
-  drive "$label" http "$OURS_HTTP" "$pid"
-  drive "$label" https "$OURS_HTTPS" "$pid"
+  drive_both "$label" "$OURS_HTTP" "$OURS_HTTPS" "$pid"
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
 }
 run_nginx() {
   taskset -c "$PROXY_CPU" nginx -c "$WORK/nginx.conf" & local pid=$!; PIDS+=("$pid")
   wait_port "$NGINX_HTTP"; wait_port "$NGINX_HTTPS"
-  drive nginx http "$NGINX_HTTP" "$pid"
-  drive nginx https "$NGINX_HTTPS" "$pid"
+  drive_both nginx "$NGINX_HTTP" "$NGINX_HTTPS" "$pid"
   kill -QUIT "$pid"; wait "$pid" 2>/dev/null || true
 }
 run_haproxy() {
   taskset -c "$PROXY_CPU" haproxy -q -db -f "$WORK/haproxy.cfg" & local pid=$!; PIDS+=("$pid")
   wait_port "$HAPROXY_HTTP"; wait_port "$HAPROXY_HTTPS"
-  drive haproxy http "$HAPROXY_HTTP" "$pid"
-  drive haproxy https "$HAPROXY_HTTPS" "$pid"
+  drive_both haproxy "$HAPROXY_HTTP" "$HAPROXY_HTTPS" "$pid"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
+run_entry() {
+  case "$1" in
+    ours) run_ours ingress-proxy ;;
+    nginx) run_nginx ;;
+    haproxy) run_haproxy ;;
+    ours-swap) run_ours "ingress-proxy (swap 10 ms)" --swap-ms 10 ;;
+  esac
+}
 
+# Each round rotates the order of the proxies (and alternates http/https), so no proxy always
+# runs first or right after the same neighbour: position effects cancel out in the medians.
+ENTRIES=(ours nginx haproxy ours-swap)
 for round in $(seq 1 "$ROUNDS"); do
-  echo "round $round/$ROUNDS: ingress-proxy, nginx $(nginx -v 2>&1 | sed 's/.*\///'), haproxy, ingress-proxy with swaps" >&2
-  run_ours ingress-proxy
-  run_nginx
-  run_haproxy
-  run_ours "ingress-proxy (swap 10 ms)" --swap-ms 10
+  order=()
+  for i in 0 1 2 3; do order+=("${ENTRIES[$(( (i + round - 1) % 4 ))]}"); done
+  if [ $((round % 2)) -eq 1 ]; then SCHEME_ORDER=(http https); else SCHEME_ORDER=(https http); fi
+  echo "round $round/$ROUNDS: ${order[*]} (nginx $(nginx -v 2>&1 | sed 's/.*\///')); ${SCHEME_ORDER[*]}" >&2
+  for entry in "${order[@]}"; do run_entry "$entry"; done
 done
 
 # --- report: medians over the rounds ----------------------------------------------------------
@@ -218,7 +233,7 @@ stat() { column "$1" "$2" "$3" | median; }
 total() { column "$1" "$2" "$3" | awk '{ t += $1 } END { print t + 0 }'; }
 
 echo
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, 50 host/path pairs, median of $ROUNDS interleaved rounds;"
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, 50 host/path pairs, median of $ROUNDS rounds (order rotated each round);"
 echo "proxy pinned to CPU $PROXY_CPU (1 worker/thread), backend + wrk pinned to CPU $LOAD_CPU"
 echo
 echo "| proxy | scheme | requests/s | p50 ms | p99 ms | peak RSS MiB | errors | proxy CPU µs/request | rps vs nginx | p99 vs nginx | CPU/request vs nginx |"
