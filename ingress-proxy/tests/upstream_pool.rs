@@ -77,6 +77,22 @@ async fn sequential_requests_reuse_one_upstream_connection() {
 }
 
 #[tokio::test]
+async fn requests_with_bodies_reuse_the_connection_once_the_body_was_sent() {
+    let backend = counting_backend(false).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let client = http1_client();
+    for i in 0..10 {
+        let request = Request::post(format!("http://{}/", proxy.http))
+            .header("host", "a.example")
+            .body(Full::new(Bytes::from(format!("payload {i}"))))
+            .expect("request");
+        assert_eq!(send(&client, request).await.status, StatusCode::OK);
+    }
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn concurrent_requests_open_at_most_one_connection_each() {
     let backend = counting_backend(false).await;
     let (_writer, reader) = web_table(&[backend.address]);
