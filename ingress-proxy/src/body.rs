@@ -1,8 +1,9 @@
 //! Streaming bodies in both directions: never buffered whole, counted for the access log.
 //!
-//! [`RequestBody`] carries the client's body to the upstream. Until the upstream connection first
-//! polls it, the client body stays in a shared [`BodyCell`], so a request whose connection
-//! attempt failed can be retried on another endpoint with its body intact (any method).
+//! [`RequestBody`] carries the client's body to the upstream and counts it in a [`BodyCell`]
+//! shared with the access record and the upstream connection's loan. An attempt that sent
+//! nothing hands the whole request back (see `handler::upstream`), body unread, so the retry on
+//! another endpoint sends the body intact (any method).
 //!
 //! [`ResponseBody`] carries the upstream's body (or an error page) to the client, enforces the
 //! read timeout between chunks, and owns the request's [`AccessRecord`], which is written when
@@ -10,8 +11,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -23,31 +24,19 @@ use tokio::time::{Instant, Sleep};
 use crate::access_log::AccessRecord;
 use crate::handler::Loan;
 
-/// The client's request body while it may still be handed back for a retry.
+/// What others need to know about a request body while it streams.
 #[derive(Debug)]
 pub(crate) struct BodyCell {
-    unsent: Mutex<Option<Incoming>>,
     /// Body bytes read from the client so far.
     bytes: AtomicU64,
     /// Set once the body was read to its end (and so sent whole upstream).
     finished: AtomicBool,
 }
 
-/// The body sent upstream.
+/// The body sent upstream: `None` when the client sent none (most GETs).
 #[derive(Debug)]
 pub(crate) struct RequestBody {
-    state: RequestState,
-    size_hint: SizeHint,
-}
-
-#[derive(Debug)]
-enum RequestState {
-    /// The client sent no body (most GETs): nothing to keep for a retry.
-    Empty,
-    /// Not polled yet: the body is still in the cell.
-    Unsent(Arc<BodyCell>),
-    /// Being streamed; the cell only counts bytes now.
-    Streaming(Incoming, Arc<BodyCell>),
+    streaming: Option<(Incoming, Arc<BodyCell>)>,
 }
 
 /// The body sent to the client.
@@ -95,41 +84,20 @@ impl BodyCell {
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Relaxed)
     }
-
-    /// Whether the body was never polled, so a retry can still send it.
-    pub(crate) fn is_unsent(&self) -> bool {
-        self.unsent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-    }
 }
 
 impl RequestBody {
-    /// Wraps the client's body; returns the cell when there is a body to keep for a retry.
+    /// Wraps the client's body; returns its cell when there is a body.
     pub(crate) fn new(body: Incoming) -> (RequestBody, Option<Arc<BodyCell>>) {
-        let size_hint = body.size_hint();
         if body.is_end_stream() {
-            return (
-                RequestBody {
-                    state: RequestState::Empty,
-                    size_hint,
-                },
-                None,
-            );
+            return (RequestBody { streaming: None }, None);
         }
         let cell = Arc::new(BodyCell {
-            unsent: Mutex::new(Some(body)),
             bytes: AtomicU64::new(0),
             finished: AtomicBool::new(false),
         });
-        (
-            RequestBody {
-                state: RequestState::Unsent(cell.clone()),
-                size_hint,
-            },
-            Some(cell),
-        )
+        let streaming = Some((body, cell.clone()));
+        (RequestBody { streaming }, Some(cell))
     }
 }
 
@@ -185,46 +153,32 @@ impl Body for RequestBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        if let RequestState::Unsent(cell) = &this.state {
-            let taken = cell
-                .unsent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            this.state = match taken {
-                Some(body) => RequestState::Streaming(body, cell.clone()),
-                // Another attempt took the body: this one has nothing left to send.
-                None => RequestState::Empty,
-            };
+        let Some((body, cell)) = &mut self.streaming else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
+        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
+            && let Some(data) = data
+        {
+            cell.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
-        match &mut this.state {
-            RequestState::Empty | RequestState::Unsent(_) => Poll::Ready(None),
-            RequestState::Streaming(body, cell) => {
-                let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
-                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
-                    && let Some(data) = data
-                {
-                    cell.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                if frame.is_none() || body.is_end_stream() {
-                    cell.finished.store(true, Ordering::Relaxed);
-                }
-                Poll::Ready(frame)
-            }
+        if frame.is_none() || body.is_end_stream() {
+            cell.finished.store(true, Ordering::Relaxed);
         }
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.state {
-            RequestState::Empty => true,
-            RequestState::Unsent(_) => false,
-            RequestState::Streaming(body, _) => body.is_end_stream(),
-        }
+        self.streaming
+            .as_ref()
+            .is_none_or(|(body, _)| body.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.size_hint
+        match &self.streaming {
+            Some((body, _)) => body.size_hint(),
+            None => SizeHint::with_exact(0),
+        }
     }
 }
 

@@ -42,9 +42,9 @@ struct Inner {
 #[derive(Debug)]
 struct Entry {
     deadline: Instant,
-    /// Taken (and woken) by the ticker when the deadline passes.
+    /// The task to wake; taken (and woken) by the ticker when the deadline passes, so `None`
+    /// means fired.
     waker: Option<Waker>,
-    fired: bool,
 }
 
 /// A future that completes at (or up to one tick after) its deadline.
@@ -108,8 +108,7 @@ impl CoarseTimer {
         for shard in &self.inner.shards {
             let mut entries = lock(shard);
             for (_, entry) in entries.iter_mut() {
-                if !entry.fired && entry.deadline <= now {
-                    entry.fired = true;
+                if entry.deadline <= now {
                     wake.extend(entry.waker.take());
                 }
             }
@@ -153,23 +152,19 @@ impl Future for Deadline {
                 let key = lock(&this.inner.shards[shard]).insert(Entry {
                     deadline: this.deadline,
                     waker: Some(cx.waker().clone()),
-                    fired: false,
                 });
                 this.slot = Some((shard, key));
                 Poll::Pending
             }
             Some((shard, key)) => {
                 let mut entries = lock(&this.inner.shards[shard]);
-                match entries.get_mut(key) {
-                    Some(entry) if !entry.fired => {
-                        match &mut entry.waker {
-                            Some(waker) => waker.clone_from(cx.waker()),
-                            None => entry.waker = Some(cx.waker().clone()),
-                        }
+                match entries.get_mut(key).and_then(|entry| entry.waker.as_mut()) {
+                    Some(waker) => {
+                        waker.clone_from(cx.waker());
                         Poll::Pending
                     }
                     // Fired (or, impossibly, gone): the deadline has passed.
-                    _ => Poll::Ready(()),
+                    None => Poll::Ready(()),
                 }
             }
         }

@@ -332,8 +332,8 @@ async fn forward(
         let Some(unsent) = failed.unsent.take() else {
             break result;
         };
-        // Nothing was sent: the endpoint is at fault (passive health), and the request may go
-        // to another one, once, with its body while nobody has read from it.
+        // Nothing was sent (the body is unread): the endpoint is at fault (passive health),
+        // and the request may go to another one, once.
         shared.metrics.upstream_connect_failures.inc();
         let now = Instant::now();
         let Some(pick) = pick.as_mut() else {
@@ -341,7 +341,7 @@ async fn forward(
         };
         pick.failed(now);
         let retry = if retried { None } else { pick.next(now) };
-        match retry.filter(|_| cell.as_ref().is_none_or(|c| c.is_unsent())) {
+        match retry {
             Some(address) => {
                 tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = %address, "upstream request not sent; retrying");
                 shared.metrics.upstream_retries.inc();
@@ -353,10 +353,7 @@ async fn forward(
             None => break result,
         }
     };
-    let Exchange {
-        mut response,
-        mut loan,
-    } = match result {
+    let Exchange { mut response, loan } = match result {
         Ok(exchange) => exchange,
         Err(failed) => {
             tracing::debug!(error = %failed.error, upstream = ?record.upstream, "upstream request failed");
@@ -375,7 +372,6 @@ async fn forward(
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
         // The connection becomes a tunnel: it never goes back to the pool.
-        loan = None;
         drop(loan);
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         upgrade::spawn_tunnel(client_upgrade, upstream_upgrade);

@@ -45,7 +45,6 @@ pub(crate) struct SecretLabels {
 /// `Arc`s inside, so a clone records into the same series).
 #[derive(Debug)]
 struct RouteMetrics {
-    labels: RouteLabels,
     duration: Histogram,
     bytes_received: Counter,
     bytes_sent: Counter,
@@ -205,7 +204,6 @@ impl Metrics {
             return route.clone();
         }
         let route = Arc::new(RouteMetrics {
-            labels: labels.clone(),
             duration: self.duration.get_or_create(labels).clone(),
             bytes_received: self.bytes_received.get_or_create(labels).clone(),
             bytes_sent: self.bytes_sent.get_or_create(labels).clone(),
@@ -214,7 +212,7 @@ impl Metrics {
         self.routes
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(route.labels.clone())
+            .entry(labels.clone())
             .or_insert(route)
             .clone()
     }

@@ -232,18 +232,17 @@ async fn serve(
     permit: Option<OwnedSemaphorePermit>,
 ) {
     context.shared.metrics.open_connections.inc();
+    let client = connection.client;
     match role {
-        Role::Http => serve_io(stream, connection.clone(), &context, false).await,
-        Role::Admin => serve_io(stream, connection.clone(), &context, true).await,
+        Role::Http => serve_io(stream, connection, &context, false).await,
+        Role::Admin => serve_io(stream, connection, &context, true).await,
         Role::Https(acceptor) => {
             let handshake =
                 tokio::time::timeout(context.request_header_timeout, acceptor.accept(stream));
             match handshake.await {
-                Ok(Ok(tls)) => serve_io(tls, connection.clone(), &context, false).await,
-                Ok(Err(error)) => {
-                    tracing::debug!(client = %connection.client, %error, "TLS handshake failed")
-                }
-                Err(_) => tracing::debug!(client = %connection.client, "TLS handshake timed out"),
+                Ok(Ok(tls)) => serve_io(tls, connection, &context, false).await,
+                Ok(Err(error)) => tracing::debug!(%client, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%client, "TLS handshake timed out"),
             }
         }
     }

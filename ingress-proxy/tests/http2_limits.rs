@@ -97,6 +97,31 @@ async fn h2_get_status(address: SocketAddr) -> Option<u16> {
     }
 }
 
+/// `count` streams (ids 1, 3, 5, …), each opened with a GET and at once cancelled.
+fn cancelled_streams(count: u32) -> Vec<u8> {
+    let block = get_request_block();
+    let mut burst = Vec::new();
+    for i in 0..count {
+        let id = 2 * i + 1;
+        // END_STREAM | END_HEADERS
+        burst.extend(frame(HEADERS, 0x5, id, &block));
+        burst.extend(frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes()));
+    }
+    burst
+}
+
+/// A proxy for one backend, allowing 20 streams reset before they were accepted.
+async fn proxy_with_reset_limit_20() -> Proxy {
+    let web = backend::start("web", false).await;
+    // The reader keeps the published snapshot; no further changes are made.
+    let (_, reader) = web_table(&[web.address]);
+    let config = limits_config(Limits {
+        http2_max_pending_accept_reset_streams: 20,
+        ..Limits::default()
+    });
+    Proxy::start(reader, config).await
+}
+
 fn limits_config(limits: Limits) -> ProxyConfig {
     ProxyConfig {
         limits,
@@ -128,27 +153,13 @@ async fn the_concurrent_stream_limit_is_advertised() {
 
 #[tokio::test]
 async fn a_rapid_reset_burst_gets_goaway_and_other_clients_are_served() {
-    let web = backend::start("web", false).await;
-    let (_writer, reader) = web_table(&[web.address]);
-    let config = limits_config(Limits {
-        http2_max_pending_accept_reset_streams: 20,
-        ..Limits::default()
-    });
-    let proxy = Proxy::start(reader, config).await;
+    let proxy = proxy_with_reset_limit_20().await;
 
     // 200 streams opened and cancelled at once, in one write: more than 20 are reset before
     // the server could accept them.
     let mut attacker = h2_connection(proxy.http).await;
-    let block = get_request_block();
-    let mut burst = Vec::new();
-    for i in 0..200u32 {
-        let id = 2 * i + 1;
-        // END_STREAM | END_HEADERS
-        burst.extend(frame(HEADERS, 0x5, id, &block));
-        burst.extend(frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes()));
-    }
     // The proxy may close the connection before reading everything.
-    let _ = attacker.write_all(&burst).await;
+    let _ = attacker.write_all(&cancelled_streams(200)).await;
     let frames = read_frames(&mut attacker, |kind, _| kind == GOAWAY).await;
     let goaway = frames
         .iter()
@@ -166,23 +177,11 @@ async fn a_rapid_reset_burst_gets_goaway_and_other_clients_are_served() {
 
 #[tokio::test]
 async fn cancelled_streams_under_the_limit_do_not_close_the_connection() {
-    let web = backend::start("web", false).await;
-    let (_writer, reader) = web_table(&[web.address]);
-    let config = limits_config(Limits {
-        http2_max_pending_accept_reset_streams: 20,
-        ..Limits::default()
-    });
-    let proxy = Proxy::start(reader, config).await;
+    let proxy = proxy_with_reset_limit_20().await;
     let mut client = h2_connection(proxy.http).await;
-    let block = get_request_block();
-    let mut burst = Vec::new();
-    for i in 0..5u32 {
-        let id = 2 * i + 1;
-        burst.extend(frame(HEADERS, 0x5, id, &block));
-        burst.extend(frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes()));
-    }
+    let mut burst = cancelled_streams(5);
     // Then a normal request on stream 11, whose response must arrive.
-    burst.extend(frame(HEADERS, 0x5, 11, &block));
+    burst.extend(frame(HEADERS, 0x5, 11, &get_request_block()));
     client.write_all(&burst).await.expect("write");
     let frames = read_frames(&mut client, |kind, _| kind == GOAWAY || kind == HEADERS).await;
     assert!(

@@ -112,7 +112,7 @@ impl Upstream {
     /// Sends one attempt to `peer` and waits for the response head. The request's URI must be
     /// in origin form (path and query); its `Host` header names the virtual host.
     ///
-    /// `request_body` is the request's retry cell, if it has a body: a loaned connection is
+    /// `request_body` is the request body's cell, if it has a body: a loaned connection is
     /// reused only after the body was sent whole.
     pub(crate) async fn send(
         &self,
@@ -222,38 +222,46 @@ impl Upstream {
         mut request: Request<RequestBody>,
     ) -> Result<Exchange, Failure> {
         absolute_form(&mut request, &peer);
-        if let Some(mut sender) = self.pool.http2(&peer) {
-            if sender.ready().await.is_ok() {
-                match sender.try_send_request(request).await {
-                    Ok(response) => {
-                        return Ok(Exchange {
-                            response,
-                            loan: None,
-                        });
+        loop {
+            let (mut sender, pooled) = match self.pool.http2(&peer) {
+                Some(sender) => (sender, true),
+                None => match self.open_http2(&peer).await {
+                    Ok(sender) => {
+                        self.pool.set_http2(peer.clone(), sender.clone());
+                        (sender, false)
                     }
-                    Err(error) => {
-                        self.pool.remove_http2(&peer);
-                        request = unsent_or_fail(error)?.0;
+                    Err(error) => return Err(not_sent(error, request)),
+                },
+            };
+            // Waits for a free stream; fails if the shared connection has closed.
+            let sent = match sender.ready().await {
+                Ok(()) => sender.try_send_request(request).await,
+                Err(error) => {
+                    self.pool.remove_http2(&peer);
+                    if !pooled {
+                        return Err(not_sent(UpstreamError::NotSent(error), request));
                     }
+                    continue;
                 }
-            } else {
-                self.pool.remove_http2(&peer);
+            };
+            match sent {
+                Ok(response) => {
+                    return Ok(Exchange {
+                        response,
+                        loan: None,
+                    });
+                }
+                Err(error) => {
+                    self.pool.remove_http2(&peer);
+                    let (unsent, error) = unsent_or_fail(error)?;
+                    if !pooled {
+                        return Err(not_sent(UpstreamError::NotSent(error), unsent));
+                    }
+                    // The shared connection went away before the request went out: the next
+                    // iteration opens a new one.
+                    request = unsent;
+                }
             }
-        }
-        let mut sender = match self.open_http2(&peer).await {
-            Ok(sender) => sender,
-            Err(error) => return Err(not_sent(error, request)),
-        };
-        self.pool.set_http2(peer, sender.clone());
-        match sender.try_send_request(request).await {
-            Ok(response) => Ok(Exchange {
-                response,
-                loan: None,
-            }),
-            Err(error) => Err(match unsent_or_fail(error) {
-                Ok((request, error)) => not_sent(UpstreamError::NotSent(error), request),
-                Err(failure) => failure,
-            }),
         }
     }
 
