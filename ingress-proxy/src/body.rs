@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use crate::access_log::AccessRecord;
-use crate::handler::Loan;
+use crate::handler::{Loan, WireBody, WireBodyError};
 
 /// What others need to know about a request body while it streams.
 #[derive(Debug)]
@@ -51,9 +51,7 @@ pub(crate) struct ResponseBody {
 #[derive(Debug)]
 enum Content {
     Upstream {
-        body: Incoming,
-        /// The HTTP/1.1 connection the body arrives on, given back to the pool at its end.
-        loan: Option<Loan>,
+        body: UpstreamBody,
         read_timeout: Duration,
         /// Created the first time the upstream makes us wait; reset after every chunk.
         timer: Option<Pin<Box<Sleep>>>,
@@ -63,12 +61,24 @@ enum Content {
     Full(Option<Bytes>),
 }
 
+/// A response body as an upstream client delivers it.
+#[derive(Debug)]
+pub(crate) enum UpstreamBody {
+    /// From hyper's client, with the HTTP/1.1 connection to give back at its end.
+    Hyper { body: Incoming, loan: Option<Loan> },
+    /// From the inline HTTP/1.1 client, which gives its connection back itself.
+    Wire(WireBody),
+}
+
 /// Why a response body stopped early.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ResponseBodyError {
     /// The upstream connection failed mid-body.
     #[error("upstream response body: {0}")]
     Upstream(#[source] hyper::Error),
+    /// The upstream connection failed mid-body (inline client).
+    #[error("upstream response body: {0}")]
+    Wire(#[source] WireBodyError),
     /// The upstream sent nothing for the read timeout.
     #[error("upstream response body: no data for {0:?} (read timeout)")]
     ReadTimeout(Duration),
@@ -102,12 +112,11 @@ impl RequestBody {
 }
 
 impl ResponseBody {
-    /// Streams an upstream response body; `loan` goes back to the pool once it has ended.
-    pub(crate) fn upstream(body: Incoming, loan: Option<Loan>, read_timeout: Duration) -> Self {
+    /// Streams an upstream response body.
+    pub(crate) fn upstream(body: UpstreamBody, read_timeout: Duration) -> Self {
         ResponseBody {
             content: Content::Upstream {
                 body,
-                loan,
                 read_timeout,
                 timer: None,
                 progressed: false,
@@ -186,7 +195,10 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         // hyper stops polling a body that reports its end, and a body that is empty from
         // the start may never be polled: the connection is free if the body has ended.
-        if let Content::Upstream { body, loan, .. } = &mut self.content
+        if let Content::Upstream {
+            body: UpstreamBody::Hyper { body, loan },
+            ..
+        } = &mut self.content
             && let Some(loan) = loan.take()
             && body.is_end_stream()
         {
@@ -208,25 +220,13 @@ impl Body for ResponseBody {
             Content::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Content::Upstream {
                 body,
-                loan,
                 read_timeout,
                 timer,
                 progressed,
-            } => match Pin::new(&mut *body).poll_frame(cx) {
+            } => match body.poll_frame(cx) {
                 Poll::Ready(frame) => {
                     *progressed = true;
-                    match &frame {
-                        Some(Ok(_)) if !body.is_end_stream() => {}
-                        // The whole body arrived: the connection can carry the next request.
-                        Some(Ok(_)) | None => {
-                            if let Some(loan) = loan.take() {
-                                loan.give_back();
-                            }
-                        }
-                        // A failed connection is not reused (dropping the loan closes it).
-                        Some(Err(_)) => *loan = None,
-                    }
-                    Poll::Ready(frame.map(|f| f.map_err(ResponseBodyError::Upstream)))
+                    Poll::Ready(frame)
                 }
                 Poll::Pending => {
                     let deadline = Instant::now() + *read_timeout;
@@ -273,6 +273,51 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             Content::Upstream { body, .. } => body.size_hint(),
+        }
+    }
+}
+
+impl UpstreamBody {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
+        match self {
+            UpstreamBody::Hyper { body, loan } => {
+                let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
+                match &frame {
+                    Some(Ok(_)) if !body.is_end_stream() => {}
+                    // The whole body arrived: the connection can carry the next request.
+                    Some(Ok(_)) | None => {
+                        if let Some(loan) = loan.take() {
+                            loan.give_back();
+                        }
+                    }
+                    // A failed connection is not reused (dropping the loan closes it).
+                    Some(Err(_)) => *loan = None,
+                }
+                Poll::Ready(frame.map(|f| f.map_err(ResponseBodyError::Upstream)))
+            }
+            UpstreamBody::Wire(body) => body
+                .poll_data(cx)
+                .map(|data| data.map(|d| d.map(Frame::data).map_err(ResponseBodyError::Wire))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Hyper { body, .. } => body.is_end_stream(),
+            UpstreamBody::Wire(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Hyper { body, .. } => body.size_hint(),
+            UpstreamBody::Wire(body) => match body.remaining() {
+                Some(remaining) => SizeHint::with_exact(remaining),
+                None => SizeHint::default(),
+            },
         }
     }
 }

@@ -28,8 +28,8 @@ use crate::metrics::{Metrics, RouteLabels};
 use balance::EndpointPicker;
 use headers::Forwarded;
 use pages::Failure;
-pub(crate) use upstream::Loan;
 use upstream::{Exchange, PeerKey, Upstream};
+pub(crate) use upstream::{Loan, WireBody, WireBodyError};
 
 /// State shared by every connection of every listener.
 #[derive(Debug)]
@@ -353,7 +353,7 @@ async fn forward(
             None => break result,
         }
     };
-    let Exchange { mut response, loan } = match result {
+    let Exchange { mut response } = match result {
         Ok(exchange) => exchange,
         Err(failed) => {
             tracing::debug!(error = %failed.error, upstream = ?record.upstream, "upstream request failed");
@@ -371,8 +371,8 @@ async fn forward(
 
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
-        // The connection becomes a tunnel: it never goes back to the pool.
-        drop(loan);
+        // The connection becomes a tunnel: it never goes back to the pool (dropping the body
+        // drops its loan).
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         upgrade::spawn_tunnel(client_upgrade, upstream_upgrade);
         let (mut parts, _) = response.into_parts();
@@ -383,7 +383,7 @@ async fn forward(
     headers::remove_hop_by_hop(&mut parts.headers, false);
     Ok(Response::from_parts(
         parts,
-        ResponseBody::upstream(body, loan, shared.config.timeouts.read),
+        ResponseBody::upstream(body, shared.config.timeouts.read),
     ))
 }
 

@@ -7,24 +7,27 @@
 //! connection reset before the request was written) comes back to the caller with the error,
 //! so it can be retried on another endpoint.
 
+mod h1;
 mod pool;
 mod tls;
+mod wire;
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
-use http::{Request, Response, Uri, header};
+use http::{Method, Request, Response, Uri, header};
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio_util::either::Either;
 
-use crate::body::RequestBody;
+use crate::body::{RequestBody, UpstreamBody};
 use crate::coarse_timer::{self, CoarseTimer};
 use crate::config::{ProxyConfig, UpstreamProtocol};
+pub(crate) use h1::{WireBody, WireBodyError};
 use pool::PoolKey;
 pub(crate) use pool::{Loan, PeerKey, Pool};
 use tls::UpstreamTls;
@@ -32,8 +35,9 @@ use tls::UpstreamTls;
 /// Most idle HTTP/1.1 connections kept per peer (nginx's `keepalive` directive).
 const MAX_IDLE_PER_PEER: usize = 256;
 
-/// A connection to an upstream: plain TCP or TLS.
-type UpstreamIo = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
+/// A connection to an upstream: plain TCP or TLS (boxed: a TLS session is large, and
+/// connections move with every response).
+type UpstreamIo = Either<TcpStream, Box<tokio_rustls::client::TlsStream<TcpStream>>>;
 
 /// Pooled connections to every upstream peer.
 #[derive(Debug)]
@@ -61,6 +65,9 @@ pub(crate) enum UpstreamError {
     /// The exchange failed after the request was (possibly) sent.
     #[error("upstream request: {0}")]
     Failed(#[source] hyper::Error),
+    /// The inline client's exchange failed.
+    #[error("upstream request: {0}")]
+    Exchange(#[source] h1::ExchangeError),
 }
 
 /// A failed attempt, with the request when none of it was sent (so it may be retried).
@@ -71,11 +78,10 @@ pub(crate) struct Failure {
     pub(crate) unsent: Option<Box<Request<RequestBody>>>,
 }
 
-/// A response head, and the HTTP/1.1 connection to give back once its body has ended.
+/// A response head; its body gives the HTTP/1.1 connection back once it has ended.
 #[derive(Debug)]
 pub(crate) struct Exchange {
-    pub(crate) response: Response<Incoming>,
-    pub(crate) loan: Option<Loan>,
+    pub(crate) response: Response<UpstreamBody>,
 }
 
 impl UpstreamError {
@@ -84,7 +90,9 @@ impl UpstreamError {
         match self {
             UpstreamError::ReadTimeout(_) => true,
             UpstreamError::Connect(error) => error.kind() == io::ErrorKind::TimedOut,
-            UpstreamError::NotSent(_) | UpstreamError::Failed(_) => false,
+            UpstreamError::NotSent(_) | UpstreamError::Failed(_) | UpstreamError::Exchange(_) => {
+                false
+            }
         }
     }
 }
@@ -129,7 +137,9 @@ impl Upstream {
             UpstreamProtocol::H2 => (true, true),
         };
         let key = PoolKey { peer, tls };
-        let exchange = if http2 {
+        let exchange = if !http2 && h1::can_carry(&request) {
+            coarse_timer::timeout(deadline, self.inline(key, request)).await
+        } else if http2 {
             // Boxed: the HTTP/2 client's future is large, and would make every request's
             // future as large.
             coarse_timer::timeout(deadline, Box::pin(self.http2(key, request))).await
@@ -142,6 +152,52 @@ impl Upstream {
                 error: UpstreamError::ReadTimeout(self.read_timeout),
                 unsent: None,
             }),
+        }
+    }
+
+    /// A request without a body, on the inline client (see [`h1`]).
+    async fn inline(
+        &self,
+        key: PoolKey,
+        request: Request<RequestBody>,
+    ) -> Result<Exchange, Failure> {
+        let head = h1::encode_head(&request);
+        let head_request = request.method() == Method::HEAD;
+        let idempotent = request.method().is_idempotent();
+        loop {
+            let (connection, pooled) = match self.pool.take_wire(&key) {
+                Some(connection) => (connection, true),
+                // Boxed: connecting is the rare path (see `http1`).
+                None => match Box::pin(self.open(&key, false)).await {
+                    Ok(io) => (h1::Connection::new(io), false),
+                    Err(error) => return Err(not_sent(error, request)),
+                },
+            };
+            let home = h1::Home {
+                pool: self.pool.clone(),
+                key: key.clone(),
+            };
+            match connection.exchange(&head, head_request, home).await {
+                Ok(response) => {
+                    return Ok(Exchange {
+                        response: response.map(UpstreamBody::Wire),
+                    });
+                }
+                // A reused connection the upstream had closed: try the next one (or a new
+                // connection), when sending again cannot repeat an action.
+                Err(error) if pooled && (error.not_sent() || (idempotent && error.stale())) => {
+                    tracing::debug!(%error, "pooled upstream connection was closed; retrying");
+                }
+                Err(error) if error.not_sent() => {
+                    return Err(not_sent(UpstreamError::Exchange(error), request));
+                }
+                Err(error) => {
+                    return Err(Failure {
+                        error: UpstreamError::Exchange(error),
+                        unsent: None,
+                    });
+                }
+            }
         }
     }
 
@@ -200,7 +256,7 @@ impl Upstream {
             .handshake(&key.peer, http2, stream)
             .await
             .map_err(UpstreamError::Connect)?;
-        Ok(UpstreamIo::Right(stream))
+        Ok(UpstreamIo::Right(Box::new(stream)))
     }
 
     fn lend(
@@ -210,9 +266,9 @@ impl Upstream {
         response: Response<Incoming>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Exchange {
+        let loan = Some(Loan::new(sender, peer, self.pool.clone(), request_body));
         Exchange {
-            response,
-            loan: Some(Loan::new(sender, peer, self.pool.clone(), request_body)),
+            response: response.map(|body| UpstreamBody::Hyper { body, loan }),
         }
     }
 
@@ -247,8 +303,7 @@ impl Upstream {
             match sent {
                 Ok(response) => {
                     return Ok(Exchange {
-                        response,
-                        loan: None,
+                        response: response.map(|body| UpstreamBody::Hyper { body, loan: None }),
                     });
                 }
                 Err(error) => {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use hyper::client::conn::{http1, http2};
 
+use super::h1::Connection;
 use crate::body::{BodyCell, RequestBody};
 use crate::coarse_timer::CoarseTimer;
 
@@ -41,7 +42,10 @@ type PeerMap<V> = HashMap<PoolKey, V, foldhash::fast::RandomState>;
 /// The idle connections of every peer.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    http1: Mutex<PeerMap<Vec<Idle>>>,
+    /// Connections of the inline client (`h1`), for requests without a body.
+    wire: Mutex<PeerMap<Vec<Idle<Connection>>>>,
+    /// Connections of hyper's HTTP/1.1 client, for requests with a body or an upgrade.
+    http1: Mutex<PeerMap<Vec<Idle<Http1Sender>>>>,
     http2: Mutex<PeerMap<Http2Sender>>,
     idle_timeout: Duration,
     max_idle_per_peer: usize,
@@ -50,8 +54,8 @@ pub(crate) struct Pool {
 }
 
 #[derive(Debug)]
-struct Idle {
-    sender: Http1Sender,
+struct Idle<C> {
+    connection: C,
     since: Instant,
 }
 
@@ -73,6 +77,7 @@ impl Pool {
         clock: CoarseTimer,
     ) -> Self {
         Pool {
+            wire: Mutex::new(PeerMap::default()),
             http1: Mutex::new(PeerMap::default()),
             http2: Mutex::new(PeerMap::default()),
             idle_timeout,
@@ -81,30 +86,37 @@ impl Pool {
         }
     }
 
+    /// The most recently used idle inline-client connection to `key` that is still usable.
+    pub(crate) fn take_wire(&self, key: &PoolKey) -> Option<Connection> {
+        let now = self.clock.coarse_now();
+        take(&self.wire, key, |entry| {
+            now.duration_since(entry.since) < self.idle_timeout && entry.connection.is_usable()
+        })
+    }
+
+    /// Keeps an inline-client connection whose exchange has ended for the next request.
+    pub(crate) fn put_wire(&self, key: PoolKey, connection: Connection) {
+        put(
+            &self.wire,
+            key,
+            connection,
+            self.clock.coarse_now(),
+            self.max_idle_per_peer,
+        );
+    }
+
     /// The most recently used idle HTTP/1.1 connection to `key` that is still open.
     pub(crate) fn take_http1(&self, key: &PoolKey) -> Option<Http1Sender> {
         let now = self.clock.coarse_now();
-        let mut peers = lock(&self.http1);
-        let idle = peers.get_mut(key)?;
-        while let Some(entry) = idle.pop() {
-            if !entry.sender.is_closed() && now.duration_since(entry.since) < self.idle_timeout {
-                return Some(entry.sender);
-            }
-        }
-        None
+        take(&self.http1, key, |entry| {
+            !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
+        })
     }
 
     fn put_http1(&self, key: PoolKey, sender: Http1Sender, now: Instant) {
-        if sender.is_closed() {
-            return;
+        if !sender.is_closed() {
+            put(&self.http1, key, sender, now, self.max_idle_per_peer);
         }
-        let mut peers = lock(&self.http1);
-        let idle = peers.entry(key).or_default();
-        if idle.len() >= self.max_idle_per_peer {
-            // Full: the oldest connection is the one to close.
-            idle.remove(0);
-        }
-        idle.push(Idle { sender, since: now });
     }
 
     /// The shared HTTP/2 connection to `key`, if one is open.
@@ -133,9 +145,15 @@ impl Pool {
     /// Closes idle connections older than the idle timeout and forgets closed ones.
     pub(crate) fn sweep(&self) {
         let now = self.clock.coarse_now();
+        lock(&self.wire).retain(|_, idle| {
+            idle.retain_mut(|entry| {
+                now.duration_since(entry.since) < self.idle_timeout && entry.connection.is_usable()
+            });
+            !idle.is_empty()
+        });
         lock(&self.http1).retain(|_, idle| {
             idle.retain(|entry| {
-                !entry.sender.is_closed() && now.duration_since(entry.since) < self.idle_timeout
+                !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
             });
             !idle.is_empty()
         });
@@ -169,6 +187,41 @@ impl Loan {
             self.pool.put_http1(self.key, self.sender, now);
         }
     }
+}
+
+/// The newest idle connection to `key` that passes `usable`; older unusable ones are closed.
+fn take<C>(
+    peers: &Mutex<PeerMap<Vec<Idle<C>>>>,
+    key: &PoolKey,
+    mut usable: impl FnMut(&mut Idle<C>) -> bool,
+) -> Option<C> {
+    let mut peers = lock(peers);
+    let idle = peers.get_mut(key)?;
+    while let Some(mut entry) = idle.pop() {
+        if usable(&mut entry) {
+            return Some(entry.connection);
+        }
+    }
+    None
+}
+
+fn put<C>(
+    peers: &Mutex<PeerMap<Vec<Idle<C>>>>,
+    key: PoolKey,
+    connection: C,
+    now: Instant,
+    max_idle: usize,
+) {
+    let mut peers = lock(peers);
+    let idle = peers.entry(key).or_default();
+    if idle.len() >= max_idle {
+        // Full: the oldest connection is the one to close.
+        idle.remove(0);
+    }
+    idle.push(Idle {
+        connection,
+        since: now,
+    });
 }
 
 /// Pool state stays consistent across a panic elsewhere (every update is a single operation).

@@ -1,0 +1,261 @@
+//! A lean HTTP/1.1 client for requests without a body, driven inline by the request's own
+//! task: the request head goes out in one write, the response head is read on the same task,
+//! and the response body ([`WireBody`]) is read straight from the connection by whoever polls
+//! it (hyper's server connection). No connection task, channel or wake-up between them, which
+//! is where hyper's general client spends most of its time on small proxied exchanges.
+//!
+//! Requests with a body, and protocol upgrades, go through hyper's client instead: they need
+//! the request body and the response to flow at the same time.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+
+use super::UpstreamIo;
+use super::pool::{Pool, PoolKey};
+use super::wire::{self, BodyDecoder, Decoded, WireError};
+
+/// Read buffer space made available before each read.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// An HTTP/1.1 connection to an upstream, idle between exchanges.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    io: UpstreamIo,
+    /// Bytes read and not yet consumed: empty between exchanges.
+    read: BytesMut,
+}
+
+/// Why an exchange failed, and whether the upstream can have seen the request.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// Writing the request failed: the upstream saw at most part of a request head, which it
+    /// cannot act on.
+    #[error("writing the request: {0}")]
+    Write(#[source] io::Error),
+    /// The connection closed (or was reset) before any byte of a response arrived.
+    #[error("connection closed before a response: {0}")]
+    NoResponse(#[source] io::Error),
+    /// Reading the response failed part way.
+    #[error("reading the response: {0}")]
+    Read(#[source] io::Error),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+impl ExchangeError {
+    /// Whether the request certainly was not acted on: safe to send again, any method.
+    pub(crate) fn not_sent(&self) -> bool {
+        matches!(self, ExchangeError::Write(_))
+    }
+
+    /// Whether a reused connection turned out to be closed by the upstream (a keep-alive
+    /// race): an idempotent request may be sent again on another connection.
+    pub(crate) fn stale(&self) -> bool {
+        matches!(self, ExchangeError::Write(_) | ExchangeError::NoResponse(_))
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(io: UpstreamIo) -> Self {
+        Connection {
+            io,
+            read: BytesMut::new(),
+        }
+    }
+
+    /// Whether an idle connection can carry a request: the upstream has not closed it and
+    /// sent nothing unasked. A plain connection costs no system call unless its socket became
+    /// readable; a TLS one reads whatever records arrived (such as session tickets).
+    pub(crate) fn is_usable(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut probe = ReadBuf::new(&mut probe);
+        // Pending: nothing to read, still open. Ready: closed, reset, or bytes nobody asked for.
+        Pin::new(&mut self.io)
+            .poll_read(&mut cx, &mut probe)
+            .is_pending()
+    }
+
+    /// Sends a request head (already encoded, see [`wire::encode_request_head`]) and reads
+    /// the response head. The connection travels on inside the response body.
+    pub(crate) async fn exchange(
+        mut self,
+        head: &[u8],
+        head_request: bool,
+        home: Home,
+    ) -> Result<Response<WireBody>, ExchangeError> {
+        self.io
+            .write_all(head)
+            .await
+            .map_err(ExchangeError::Write)?;
+        self.io.flush().await.map_err(ExchangeError::Write)?;
+        let parsed = loop {
+            let received = !self.read.is_empty();
+            if received
+                && let Some(parsed) = wire::parse_response_head(&mut self.read, head_request)?
+            {
+                break parsed;
+            }
+            self.read.reserve(READ_CHUNK);
+            match self.io.read_buf(&mut self.read).await {
+                Ok(0) if !received => {
+                    return Err(ExchangeError::NoResponse(
+                        io::ErrorKind::UnexpectedEof.into(),
+                    ));
+                }
+                Ok(0) => return Err(ExchangeError::Read(io::ErrorKind::UnexpectedEof.into())),
+                Ok(_) => {}
+                Err(error) if !received => return Err(ExchangeError::NoResponse(error)),
+                Err(error) => return Err(ExchangeError::Read(error)),
+            }
+        };
+        let mut response = Response::new(WireBody::new(self, parsed.body, parsed.keep_alive, home));
+        *response.status_mut() = parsed.status;
+        *response.version_mut() = parsed.version;
+        *response.headers_mut() = parsed.headers;
+        Ok(response)
+    }
+}
+
+/// The pool a connection returns to once its response body has ended.
+#[derive(Debug)]
+pub(crate) struct Home {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) key: PoolKey,
+}
+
+/// A response body read straight from its connection; the connection goes back to the pool
+/// when the body ends, if the response allows reuse.
+#[derive(Debug)]
+pub(crate) struct WireBody {
+    connection: Option<Connection>,
+    decoder: BodyDecoder,
+    keep_alive: bool,
+    home: Option<Home>,
+}
+
+/// Why a response body stopped early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WireBodyError {
+    #[error("{0}")]
+    Io(#[source] io::Error),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+impl WireBody {
+    fn new(connection: Connection, decoder: BodyDecoder, keep_alive: bool, home: Home) -> Self {
+        let mut body = WireBody {
+            connection: Some(connection),
+            decoder,
+            keep_alive,
+            home: Some(home),
+        };
+        if body.decoder.is_done() {
+            // No body (a 204, a HEAD, `Content-Length: 0`): the connection is free now.
+            body.finish();
+        }
+        body
+    }
+
+    /// Whether the body has ended.
+    pub(crate) fn is_end_stream(&self) -> bool {
+        self.decoder.is_done()
+    }
+
+    /// Bytes still to come, when the response says.
+    pub(crate) fn remaining(&self) -> Option<u64> {
+        self.decoder.remaining()
+    }
+
+    /// The next piece of the body; `None` once it has ended.
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, WireBodyError>>> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            let decoded = match self.decoder.decode(&mut connection.read) {
+                Ok(decoded) => decoded,
+                Err(error) => return Poll::Ready(Some(Err(self.fail(error.into())))),
+            };
+            match decoded {
+                Decoded::Data(data) => {
+                    if self.decoder.is_done() {
+                        self.finish();
+                    }
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Decoded::End => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                Decoded::NeedMore => {}
+            }
+            connection.read.reserve(READ_CHUNK);
+            let read = tokio_util::io::poll_read_buf(
+                Pin::new(&mut connection.io),
+                cx,
+                &mut connection.read,
+            );
+            match read {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(Some(Err(self.fail(WireBodyError::Io(error)))));
+                }
+                Poll::Ready(Ok(0)) => match self.decoder.decode_eof() {
+                    Ok(_) => {
+                        // The body ran until the close: the connection is spent.
+                        self.connection = None;
+                        return Poll::Ready(None);
+                    }
+                    Err(error) => return Poll::Ready(Some(Err(self.fail(error.into())))),
+                },
+                Poll::Ready(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The body has ended: back to the pool if the response allows and nothing extra came.
+    fn finish(&mut self) {
+        let (Some(connection), Some(home)) = (self.connection.take(), self.home.take()) else {
+            return;
+        };
+        if self.keep_alive && connection.read.is_empty() {
+            home.pool.put_wire(home.key, connection);
+        }
+    }
+
+    fn fail(&mut self, error: WireBodyError) -> WireBodyError {
+        // A connection with a failed body is in an unknown state: closed by dropping it.
+        self.connection = None;
+        error
+    }
+}
+
+/// Encodes the head of `request` (origin-form target, no body) for [`Connection::exchange`].
+pub(crate) fn encode_head<B>(request: &Request<B>) -> BytesMut {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let mut head = BytesMut::new();
+    wire::encode_request_head(request.method(), target, request.headers(), &mut head);
+    head
+}
+
+/// Whether [`Connection::exchange`] can carry `request`: no body, no protocol upgrade.
+pub(crate) fn can_carry<B: http_body::Body>(request: &Request<B>) -> bool {
+    request.body().is_end_stream() && !request.headers().contains_key(http::header::UPGRADE)
+}
