@@ -26,7 +26,7 @@ use crate::config::{ProxyConfig, UpstreamProtocol};
 use crate::error::ProxyError;
 use crate::metrics::{Metrics, RouteLabels};
 use balance::EndpointPicker;
-use headers::Forwarded;
+use headers::{Forwarded, ForwardedFields};
 use pages::Failure;
 use upstream::{Exchange, PeerKey, Upstream};
 pub(crate) use upstream::{Loan, WireBody, WireBodyError};
@@ -300,13 +300,21 @@ async fn forward(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, incoming) = request.into_parts();
     headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-    headers::set_forwarded(&mut parts.headers, &connection.forwarded, host.as_ref());
+    let (body, cell) = RequestBody::new(incoming);
+    // The inline client writes the forwarded fields into the request head itself.
+    let inline = upstream::carries_inline(protocol, &body, upgrade);
+    let forwarded = inline.then_some(ForwardedFields {
+        forwarded: &connection.forwarded,
+        host: host.as_ref(),
+    });
+    if !inline {
+        headers::set_forwarded(&mut parts.headers, &connection.forwarded, host.as_ref());
+    }
     if (parts.uri.authority().is_some() || !parts.headers.contains_key(header::HOST))
         && let Some(host) = &host
     {
         parts.headers.insert(header::HOST, host.clone());
     }
-    let (body, cell) = RequestBody::new(incoming);
     record.request_body = cell.clone();
     let mut upstream_request = Request::new(body);
     *upstream_request.method_mut() = parts.method;
@@ -324,7 +332,13 @@ async fn forward(
     let result = loop {
         let mut result = shared
             .upstream
-            .send(protocol, peer, upstream_request, cell.clone())
+            .send(
+                protocol,
+                peer,
+                upstream_request,
+                cell.clone(),
+                forwarded.as_ref(),
+            )
             .await;
         let Err(failed) = &mut result else {
             break result;

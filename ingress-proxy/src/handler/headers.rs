@@ -136,6 +136,52 @@ pub(crate) fn set_forwarded(
     }
 }
 
+/// The `X-Forwarded-*` and `X-Real-IP` fields of one request, written straight into an
+/// HTTP/1.1 request head (by the inline client) instead of being inserted into the header map:
+/// the same fields [`set_forwarded`] sets.
+#[derive(Debug)]
+pub(crate) struct ForwardedFields<'a> {
+    pub(crate) forwarded: &'a Forwarded,
+    pub(crate) host: Option<&'a HeaderValue>,
+}
+
+impl ForwardedFields<'_> {
+    /// Whether the client's field `name` is one these replace (or, `X-Forwarded-For`, extend).
+    pub(crate) fn replaces(name: &HeaderName) -> bool {
+        let name = name.as_str();
+        name.starts_with("x-")
+            && (name == X_FORWARDED_FOR
+                || name == X_REAL_IP
+                || name == X_FORWARDED_PROTO
+                || name == X_FORWARDED_PORT
+                || name == X_FORWARDED_HOST)
+    }
+
+    /// Writes the fields as `name: value` lines; `client` holds the client's header fields.
+    pub(crate) fn encode(&self, client: &HeaderMap, out: &mut Vec<u8>) {
+        let line = |out: &mut Vec<u8>, name: &HeaderName, value: &[u8]| {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
+        let client_ip = self.forwarded.client.as_bytes();
+        out.extend_from_slice(b"x-forwarded-for: ");
+        for value in client.get_all(&X_FORWARDED_FOR) {
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(client_ip);
+        out.extend_from_slice(b"\r\n");
+        line(out, &X_REAL_IP, client_ip);
+        line(out, &X_FORWARDED_PROTO, self.forwarded.proto.as_bytes());
+        line(out, &X_FORWARDED_PORT, self.forwarded.port.as_bytes());
+        if let Some(host) = self.host {
+            line(out, &X_FORWARDED_HOST, host.as_bytes());
+        }
+    }
+}
+
 fn ip_header_value(ip: IpAddr) -> HeaderValue {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),

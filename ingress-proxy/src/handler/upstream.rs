@@ -17,13 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
-use http::{Method, Request, Response, Uri, header};
+use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio_util::either::Either;
 
+use super::headers::ForwardedFields;
 use crate::body::{RequestBody, UpstreamBody};
 use crate::coarse_timer::{self, CoarseTimer};
 use crate::config::{ProxyConfig, UpstreamProtocol};
@@ -121,13 +122,15 @@ impl Upstream {
     /// in origin form (path and query); its `Host` header names the virtual host.
     ///
     /// `request_body` is the request body's cell, if it has a body: a loaned connection is
-    /// reused only after the body was sent whole.
+    /// reused only after the body was sent whole. `forwarded` is given exactly when
+    /// [`carries_inline`] said so: the inline client writes those fields itself.
     pub(crate) async fn send(
         &self,
         protocol: UpstreamProtocol,
         peer: PeerKey,
         request: Request<RequestBody>,
         request_body: Option<Arc<crate::body::BodyCell>>,
+        forwarded: Option<&ForwardedFields<'_>>,
     ) -> Result<Exchange, Failure> {
         let deadline = self.timer.deadline(self.read_timeout);
         let (http2, tls) = match protocol {
@@ -137,8 +140,8 @@ impl Upstream {
             UpstreamProtocol::H2 => (true, true),
         };
         let key = PoolKey { peer, tls };
-        let exchange = if !http2 && h1::can_carry(&request) {
-            coarse_timer::timeout(deadline, self.inline(key, request)).await
+        let exchange = if let Some(forwarded) = forwarded {
+            coarse_timer::timeout(deadline, self.inline(key, request, forwarded)).await
         } else if http2 {
             // Boxed: the HTTP/2 client's future is large, and would make every request's
             // future as large.
@@ -160,9 +163,8 @@ impl Upstream {
         &self,
         key: PoolKey,
         request: Request<RequestBody>,
+        forwarded: &ForwardedFields<'_>,
     ) -> Result<Exchange, Failure> {
-        let head = h1::encode_head(&request);
-        let head_request = request.method() == Method::HEAD;
         let idempotent = request.method().is_idempotent();
         loop {
             let (connection, pooled) = match self.pool.take_wire(&key) {
@@ -177,7 +179,7 @@ impl Upstream {
                 pool: self.pool.clone(),
                 key: key.clone(),
             };
-            match connection.exchange(&head, head_request, home).await {
+            match connection.exchange(&request, forwarded, home).await {
                 Ok(response) => {
                     return Ok(Exchange {
                         response: response.map(UpstreamBody::Wire),
@@ -343,6 +345,17 @@ impl Upstream {
         stream.set_nodelay(true)?;
         Ok(stream)
     }
+}
+
+/// Whether a request goes by the inline client: HTTP/1.1 (plain or TLS), no body, no upgrade.
+pub(crate) fn carries_inline(
+    protocol: UpstreamProtocol,
+    body: &RequestBody,
+    upgrade: bool,
+) -> bool {
+    matches!(protocol, UpstreamProtocol::Http1 | UpstreamProtocol::Https)
+        && http_body::Body::is_end_stream(body)
+        && !upgrade
 }
 
 /// hyper's HTTP/1.1 client on `io` (plain or TLS), its connection driven by its own task.

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
+use super::super::headers::ForwardedFields;
 use super::UpstreamIo;
 use super::pool::{Pool, PoolKey};
 use super::wire::{self, BodyDecoder, Decoded, WireError};
@@ -29,6 +30,8 @@ pub(crate) struct Connection {
     io: UpstreamIo,
     /// Bytes read and not yet consumed: empty between exchanges.
     read: BytesMut,
+    /// The request head being written (kept for its allocation).
+    write: Vec<u8>,
 }
 
 /// Why an exchange failed, and whether the upstream can have seen the request.
@@ -66,6 +69,7 @@ impl Connection {
         Connection {
             io,
             read: BytesMut::new(),
+            write: Vec::new(),
         }
     }
 
@@ -85,16 +89,29 @@ impl Connection {
             .is_pending()
     }
 
-    /// Sends a request head (already encoded, see [`wire::encode_request_head`]) and reads
-    /// the response head. The connection travels on inside the response body.
-    pub(crate) async fn exchange(
+    /// Sends the head of `request` (origin-form target, no body; `forwarded` fields added) and
+    /// reads the response head. The connection travels on inside the response body.
+    pub(crate) async fn exchange<B>(
         mut self,
-        head: &[u8],
-        head_request: bool,
+        request: &Request<B>,
+        forwarded: &ForwardedFields<'_>,
         home: Home,
     ) -> Result<Response<WireBody>, ExchangeError> {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        self.write.clear();
+        wire::encode_request_head(
+            request.method(),
+            target,
+            request.headers(),
+            Some(forwarded),
+            &mut self.write,
+        );
+        let head_request = request.method() == Method::HEAD;
         self.io
-            .write_all(head)
+            .write_all(&self.write)
             .await
             .map_err(ExchangeError::Write)?;
         self.io.flush().await.map_err(ExchangeError::Write)?;
@@ -105,7 +122,7 @@ impl Connection {
             {
                 break parsed;
             }
-            self.read.reserve(READ_CHUNK);
+            reserve(&mut self.read);
             match self.io.read_buf(&mut self.read).await {
                 Ok(0) if !received => {
                     return Err(ExchangeError::NoResponse(
@@ -203,7 +220,7 @@ impl WireBody {
                 }
                 Decoded::NeedMore => {}
             }
-            connection.read.reserve(READ_CHUNK);
+            reserve(&mut connection.read);
             let read = tokio_util::io::poll_read_buf(
                 Pin::new(&mut connection.io),
                 cx,
@@ -244,18 +261,10 @@ impl WireBody {
     }
 }
 
-/// Encodes the head of `request` (origin-form target, no body) for [`Connection::exchange`].
-pub(crate) fn encode_head<B>(request: &Request<B>) -> BytesMut {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str);
-    let mut head = BytesMut::new();
-    wire::encode_request_head(request.method(), target, request.headers(), &mut head);
-    head
-}
-
-/// Whether [`Connection::exchange`] can carry `request`: no body, no protocol upgrade.
-pub(crate) fn can_carry<B: http_body::Body>(request: &Request<B>) -> bool {
-    request.body().is_end_stream() && !request.headers().contains_key(http::header::UPGRADE)
+/// Room to read into: the rest of the current allocation while a useful amount is left, so
+/// most exchanges allocate nothing.
+fn reserve(read: &mut BytesMut) {
+    if read.capacity() - read.len() < READ_CHUNK / 8 {
+        read.reserve(READ_CHUNK);
+    }
 }

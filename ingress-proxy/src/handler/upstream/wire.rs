@@ -9,9 +9,11 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
+
+use super::super::headers::ForwardedFields;
 
 /// Most response header fields accepted (hyper's and nginx's order of magnitude).
 pub(crate) const MAX_HEADERS: usize = 100;
@@ -53,29 +55,33 @@ pub(crate) struct ResponseHead {
     pub(crate) keep_alive: bool,
 }
 
-/// Writes `METHOD target HTTP/1.1`, the header fields and the blank line to `out`.
+/// Writes `METHOD target HTTP/1.1`, the header fields and the blank line to `out`. With
+/// `forwarded`, the client's `X-Forwarded-*` fields are replaced by (or, `X-Forwarded-For`,
+/// folded into) those.
 pub(crate) fn encode_request_head(
     method: &Method,
     target: &str,
     headers: &HeaderMap,
-    out: &mut BytesMut,
+    forwarded: Option<&ForwardedFields<'_>>,
+    out: &mut Vec<u8>,
 ) {
-    let mut size = method.as_str().len() + target.len() + 13;
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        size += name.as_str().len() + value.len() + 4;
+        if forwarded.is_some() && ForwardedFields::replaces(name) {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    out.reserve(size);
-    out.put_slice(method.as_str().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(target.as_bytes());
-    out.put_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        out.put_slice(name.as_str().as_bytes());
-        out.put_slice(b": ");
-        out.put_slice(value.as_bytes());
-        out.put_slice(b"\r\n");
+    if let Some(forwarded) = forwarded {
+        forwarded.encode(headers, out);
     }
-    out.put_slice(b"\r\n");
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Parses a response head from the front of `buf` and removes it from there.
