@@ -7,21 +7,21 @@
 //! body's bytes out of the same buffer: a `Content-Length`, chunked, or read-until-close body.
 //! Trailers of a chunked body are read and dropped (as nginx does for HTTP/1.1 upstreams).
 
+mod decoder;
+
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 
 use super::super::headers::ForwardedFields;
+pub(crate) use decoder::{BodyDecoder, Decoded};
 
 /// Most response header fields accepted (hyper's and nginx's order of magnitude).
 pub(crate) const MAX_HEADERS: usize = 100;
 /// Largest response head accepted, in bytes (nginx: `proxy_buffer_size`, 4 or 8 KiB).
 pub(crate) const MAX_HEAD_BYTES: usize = 32 * 1024;
-/// Longest chunk-size line (with extensions) or trailer section accepted, in bytes.
-const MAX_CHUNK_LINE: usize = 4096;
-const MAX_TRAILERS: usize = 16 * 1024;
 
 /// Why an upstream's response could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -103,14 +103,13 @@ pub(crate) fn parse_response_head(
         if head.status.is_informational() {
             continue;
         }
-        let version = head.version;
-        let headers = head.headers;
-        let (body, framing_allows_reuse) = framing(head.status, &headers, head_request)?;
-        let keep_alive = framing_allows_reuse && connection_persists(version, &headers);
+        let (body, keep_alive) = head
+            .framing
+            .framing(head.status, head.version, head_request)?;
         return Ok(Some(ResponseHead {
             status: head.status,
-            version,
-            headers,
+            version: head.version,
+            headers: head.headers,
             body,
             keep_alive,
         }));
@@ -121,6 +120,7 @@ struct RawHead {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
+    framing: FramingFields,
 }
 
 fn parse_one(buf: &mut BytesMut) -> Result<Option<RawHead>, WireError> {
@@ -172,6 +172,7 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<RawHead>, WireError> {
     let status = StatusCode::from_u16(status).map_err(|_| WireError::Status(status))?;
     let head = buf.split_to(length).freeze();
     let mut headers = HeaderMap::with_capacity(count);
+    let mut framing = FramingFields::default();
     for &(name_start, name_end, value_start, value_end) in &spans[..count] {
         let (name_start, name_end) = (usize::from(name_start), usize::from(name_end));
         let (value_start, value_end) = (usize::from(value_start), usize::from(value_end));
@@ -179,12 +180,14 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<RawHead>, WireError> {
             .map_err(|_| invalid_field(&head[name_start..name_end]))?;
         let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
             .map_err(|_| invalid_field(&head[name_start..name_end]))?;
+        framing.note(&name, value.as_bytes());
         headers.append(name, value);
     }
     Ok(Some(RawHead {
         status,
         version,
         headers,
+        framing,
     }))
 }
 
@@ -192,270 +195,82 @@ fn invalid_field(name: &[u8]) -> WireError {
     WireError::Header(String::from_utf8_lossy(name).into_owned())
 }
 
-/// How the body is delimited (RFC 9112 §6.3), and whether that framing allows reuse.
-fn framing(
-    status: StatusCode,
-    headers: &HeaderMap,
-    head_request: bool,
-) -> Result<(BodyDecoder, bool), WireError> {
-    if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-        return Ok((BodyDecoder::length(0), true));
+/// What the head says about framing and persistence, noted while its fields are read (one
+/// pass, rather than a lookup per field name afterwards).
+#[derive(Debug, Default)]
+struct FramingFields {
+    /// The `Content-Length`; every value (and list element) must be the same number.
+    content_length: Option<u64>,
+    invalid_length: bool,
+    /// Present `Transfer-Encoding`: whether its final coding (of the last field line) is chunked.
+    chunked: Option<bool>,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl FramingFields {
+    fn note(&mut self, name: &HeaderName, value: &[u8]) {
+        if name == header::CONTENT_LENGTH {
+            for element in value.split(|&b| b == b',') {
+                let element = element.trim_ascii();
+                if element.is_empty()
+                    || element.len() > 19
+                    || !element.iter().all(u8::is_ascii_digit)
+                {
+                    self.invalid_length = true;
+                    return;
+                }
+                let parsed = element
+                    .iter()
+                    .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+                if self.content_length.is_some_and(|seen| seen != parsed) {
+                    self.invalid_length = true;
+                }
+                self.content_length = Some(parsed);
+            }
+        } else if name == header::TRANSFER_ENCODING {
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            self.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name == header::CONNECTION {
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
     }
-    if let Some(last) = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-    {
-        let chunked = last
-            .as_bytes()
-            .rsplit(|&b| b == b',')
-            .next()
-            .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        // With both Transfer-Encoding and Content-Length the message is suspect: read it by
-        // Transfer-Encoding, then close (RFC 9112 §6.3, rule 3).
-        let reusable = chunked && !headers.contains_key(header::CONTENT_LENGTH);
-        let decoder = if chunked {
-            BodyDecoder::chunked()
+
+    /// How the body is delimited (RFC 9112 §6.3), and whether the connection persists after.
+    fn framing(
+        &self,
+        status: StatusCode,
+        version: Version,
+        head_request: bool,
+    ) -> Result<(BodyDecoder, bool), WireError> {
+        // HTTP/1.1 persists unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
+        let persists = if version == Version::HTTP_10 {
+            self.keep_alive
         } else {
-            BodyDecoder::until_close()
+            !self.close
         };
-        return Ok((decoder, reusable));
-    }
-    match content_length(headers)? {
-        Some(length) => Ok((BodyDecoder::length(length), true)),
-        None => Ok((BodyDecoder::until_close(), false)),
-    }
-}
-
-/// The `Content-Length`, if any: every value (and list element) must be the same number.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, WireError> {
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for element in value.as_bytes().split(|&b| b == b',') {
-            let element = element.trim_ascii();
-            if element.is_empty() || element.len() > 19 || !element.iter().all(u8::is_ascii_digit) {
-                return Err(WireError::ContentLength);
+        if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            return Ok((BodyDecoder::length(0), persists));
+        }
+        match self.chunked {
+            // With both Transfer-Encoding and Content-Length the message is suspect: read it
+            // by Transfer-Encoding, then close (RFC 9112 §6.3, rule 3).
+            Some(true) => {
+                let reusable = self.content_length.is_none() && !self.invalid_length;
+                Ok((BodyDecoder::chunked(), persists && reusable))
             }
-            let parsed = element
-                .iter()
-                .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
-            if length.is_some_and(|seen| seen != parsed) {
-                return Err(WireError::ContentLength);
-            }
-            length = Some(parsed);
+            Some(false) => Ok((BodyDecoder::until_close(), false)),
+            None if self.invalid_length => Err(WireError::ContentLength),
+            None => match self.content_length {
+                Some(length) => Ok((BodyDecoder::length(length), persists)),
+                None => Ok((BodyDecoder::until_close(), false)),
+            },
         }
     }
-    Ok(length)
-}
-
-/// HTTP/1.1 persists unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
-fn connection_persists(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &str| {
-        headers.get_all(header::CONNECTION).iter().any(|value| {
-            value
-                .as_bytes()
-                .split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-        })
-    };
-    if version == Version::HTTP_10 {
-        has("keep-alive")
-    } else {
-        !has("close")
-    }
-}
-
-/// Takes a response body's bytes out of the connection's read buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BodyDecoder {
-    state: State,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// `Content-Length` bytes still to come.
-    Length(u64),
-    /// Expecting a chunk-size line.
-    ChunkSize,
-    /// Inside a chunk's data.
-    ChunkData(u64),
-    /// Expecting the CRLF after a chunk's data.
-    ChunkEnd,
-    /// After the last chunk: trailer lines until a blank one; bytes of trailers seen so far.
-    Trailers(usize),
-    /// Everything until the connection closes.
-    UntilClose,
-    Done,
-}
-
-/// One step of [`BodyDecoder::decode`].
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Decoded {
-    Data(Bytes),
-    /// The buffer holds no more of the body: read more from the connection.
-    NeedMore,
-    /// The body has ended.
-    End,
-}
-
-impl BodyDecoder {
-    pub(crate) fn length(length: u64) -> Self {
-        let state = if length == 0 {
-            State::Done
-        } else {
-            State::Length(length)
-        };
-        BodyDecoder { state }
-    }
-
-    pub(crate) fn chunked() -> Self {
-        BodyDecoder {
-            state: State::ChunkSize,
-        }
-    }
-
-    pub(crate) fn until_close() -> Self {
-        BodyDecoder {
-            state: State::UntilClose,
-        }
-    }
-
-    /// Whether the whole body has been decoded.
-    pub(crate) fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
-
-    /// Bytes still expected, when the framing says.
-    pub(crate) fn remaining(&self) -> Option<u64> {
-        match self.state {
-            State::Length(n) => Some(n),
-            State::Done => Some(0),
-            _ => None,
-        }
-    }
-
-    /// Takes the next piece of body data (or framing) from the front of `buf`.
-    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, WireError> {
-        loop {
-            match self.state {
-                State::Done => return Ok(Decoded::End),
-                State::Length(remaining) => {
-                    if buf.is_empty() {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    let take = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-                    let left = remaining - take as u64;
-                    self.state = if left == 0 {
-                        State::Done
-                    } else {
-                        State::Length(left)
-                    };
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
-                }
-                State::UntilClose => {
-                    if buf.is_empty() {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    return Ok(Decoded::Data(buf.split().freeze()));
-                }
-                State::ChunkSize => {
-                    let Some(line) = take_line(buf, MAX_CHUNK_LINE, "chunk-size line too long")?
-                    else {
-                        return Ok(Decoded::NeedMore);
-                    };
-                    let size = chunk_size(&line)?;
-                    self.state = if size == 0 {
-                        State::Trailers(0)
-                    } else {
-                        State::ChunkData(size)
-                    };
-                }
-                State::ChunkData(remaining) => {
-                    if buf.is_empty() {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    let take = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-                    let left = remaining - take as u64;
-                    self.state = if left == 0 {
-                        State::ChunkEnd
-                    } else {
-                        State::ChunkData(left)
-                    };
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
-                }
-                State::ChunkEnd => {
-                    let Some(line) = take_line(buf, 2, "no CRLF after chunk data")? else {
-                        return Ok(Decoded::NeedMore);
-                    };
-                    if !line.is_empty() {
-                        return Err(WireError::Chunk("no CRLF after chunk data"));
-                    }
-                    self.state = State::ChunkSize;
-                }
-                State::Trailers(seen) => {
-                    let Some(line) = take_line(buf, MAX_TRAILERS - seen, "trailers too large")?
-                    else {
-                        return Ok(Decoded::NeedMore);
-                    };
-                    self.state = if line.is_empty() {
-                        State::Done
-                    } else {
-                        State::Trailers(seen + line.len() + 2)
-                    };
-                }
-            }
-        }
-    }
-
-    /// The connection closed: the end of an until-close body, else the body was cut short.
-    pub(crate) fn decode_eof(&mut self) -> Result<Decoded, WireError> {
-        match self.state {
-            State::UntilClose | State::Done => {
-                self.state = State::Done;
-                Ok(Decoded::End)
-            }
-            _ => Err(WireError::Truncated),
-        }
-    }
-}
-
-/// Removes one line (without its CRLF, or a bare LF) from the front of `buf`; `None` if no line
-/// end has arrived within `limit` bytes yet.
-fn take_line(
-    buf: &mut BytesMut,
-    limit: usize,
-    too_long: &'static str,
-) -> Result<Option<BytesMut>, WireError> {
-    let Some(end) = buf.iter().take(limit.max(2)).position(|&b| b == b'\n') else {
-        return if buf.len() >= limit.max(2) {
-            Err(WireError::Chunk(too_long))
-        } else {
-            Ok(None)
-        };
-    };
-    let mut line = buf.split_to(end + 1);
-    line.truncate(end);
-    if line.last() == Some(&b'\r') {
-        line.truncate(end - 1);
-    }
-    Ok(Some(line))
-}
-
-/// The hexadecimal size at the start of a chunk-size line (extensions after `;` ignored).
-fn chunk_size(line: &[u8]) -> Result<u64, WireError> {
-    let digits = line
-        .iter()
-        .position(|b| !b.is_ascii_hexdigit())
-        .unwrap_or(line.len());
-    let rest = line[digits..].trim_ascii_start();
-    if digits == 0 || digits > 16 || !(rest.is_empty() || rest.starts_with(b";")) {
-        return Err(WireError::Chunk("invalid chunk size"));
-    }
-    Ok(line[..digits].iter().fold(0u64, |n, &digit| {
-        // Checked above: at most 16 hex digits, so no overflow.
-        let value = (digit as char).to_digit(16).unwrap_or(0);
-        (n << 4) | u64::from(value)
-    }))
 }
 
 #[cfg(test)]

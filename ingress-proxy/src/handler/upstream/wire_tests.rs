@@ -1,3 +1,4 @@
+use super::decoder::MAX_CHUNK_LINE;
 use super::*;
 use proptest::prelude::*;
 
