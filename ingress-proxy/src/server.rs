@@ -2,7 +2,9 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -14,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::admin;
 use crate::coarse_timer::CoarseTimer;
@@ -278,7 +280,7 @@ where
     let result = tokio::select! {
         biased;
         result = served.as_mut() => result,
-        _ = context.drain.cancelled() => {
+        () = Drained::new(&context.drain) => {
             served.as_mut().graceful_shutdown();
             tokio::select! {
                 result = served.as_mut() => result,
@@ -288,5 +290,42 @@ where
     };
     if let Err(error) = result {
         tracing::debug!(%client, %error, "connection ended with an error");
+    }
+}
+
+/// Resolves once `token` is cancelled. A connection wakes up twice per request; polling
+/// `token.cancelled()` each time takes the lock of the token's waiter list, whereas this
+/// registers the task once and afterwards only loads the cancelled flag.
+struct Drained<'a> {
+    token: &'a CancellationToken,
+    /// Registers the task's waker on its first poll; not polled again.
+    registration: Option<Pin<Box<WaitForCancellationFuture<'a>>>>,
+}
+
+impl<'a> Drained<'a> {
+    fn new(token: &'a CancellationToken) -> Self {
+        Drained {
+            token,
+            registration: None,
+        }
+    }
+}
+
+impl Future for Drained<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        if self.token.is_cancelled() {
+            return Poll::Ready(());
+        }
+        if self.registration.is_none() {
+            // Every waker of a task wakes that task: the one registered now stays good.
+            let mut registration = Box::pin(self.token.cancelled());
+            if registration.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            self.registration = Some(registration);
+        }
+        Poll::Pending
     }
 }

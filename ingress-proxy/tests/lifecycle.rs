@@ -46,6 +46,38 @@ async fn graceful_shutdown_finishes_the_in_flight_request_and_stops_accepting() 
 }
 
 #[tokio::test]
+async fn shutdown_closes_idle_keep_alive_connections_without_waiting_for_the_grace_period() {
+    let web = backend::start("web", false).await;
+    let (_writer, reader) = web_table(&[web.address]);
+    let mut proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    // One request answered, then the connection stays open and idle (keep-alive).
+    let mut idle = TcpStream::connect(proxy.http).await.expect("connect");
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = [0u8; 1024];
+    let read = idle.read(&mut response).await.expect("read");
+    assert!(response[..read].starts_with(b"HTTP/1.1 200"));
+
+    let started = std::time::Instant::now();
+    let stopped = proxy.begin_shutdown();
+    // The default grace period is 30 s: returning within 5 s means the idle connection was
+    // told to drain, not waited out.
+    let result = tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("run returns without waiting out the grace period")
+        .expect("run task");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(_))),
+        "the proxy closed the idle connection"
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let web = backend::start("web", false).await;
     let (_writer, reader) = web_table(&[web.address]);
