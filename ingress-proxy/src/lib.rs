@@ -44,11 +44,20 @@
 //!   does the same to pick its certificate. Publishing a new table never blocks or fails an
 //!   in-flight request, and a rotated certificate applies to the next handshake.
 //! - **Named phases per request** (`handler.rs`): resolve (host, path → route) → HTTP→HTTPS
-//!   redirect check → pick an endpoint (passive health) → forward (hyper's connection-level
-//!   client over a per-endpoint keep-alive pool; one retry on another endpoint when nothing of
-//!   the request was sent: connect refused or timed out, connection reset before the request
-//!   was written) → respond (hop-by-hop headers removed, HSTS, streamed body, access-log
-//!   record).
+//!   redirect check → pick an endpoint (passive health) → forward (over a per-endpoint
+//!   keep-alive pool; one retry on another endpoint when nothing of the request was sent:
+//!   connect refused or timed out, connection reset before the request was written) → respond
+//!   (hop-by-hop headers removed, HSTS, streamed body, access-log record).
+//! - **Two HTTP/1.1 clients.** A request without a body (most `GET`s) goes by an inline
+//!   client driven by the request's own task: its head, `X-Forwarded-*` fields included, is
+//!   written in one write, the response head is parsed with `httparse`, and the response body
+//!   (`Content-Length`, chunked, or until close) is read straight from the upstream socket by
+//!   the client connection that sends it on: no connection task, channel or extra wake-up. A
+//!   request with a body, or a protocol upgrade, goes by hyper's connection-level client,
+//!   which streams both bodies at once. A pooled connection the upstream closed just as an
+//!   idempotent request went out (no response byte came back) is retried on another one.
+//!   Trailers of a chunked response on this path are read and dropped, as nginx does with
+//!   HTTP/1.1 upstreams (gRPC upstreams are HTTP/2 and never take this path).
 //! - **Upstream connections.** An HTTP/1.1 connection serves one exchange at a time and goes
 //!   back to its endpoint's pool when the response body has ended (and the request body was
 //!   sent whole); pooled connections the upstream closed are skipped, and idle ones are closed
