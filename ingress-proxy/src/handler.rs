@@ -7,7 +7,7 @@ mod balance;
 mod headers;
 mod pages;
 mod upgrade;
-mod upstream;
+pub(crate) mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -94,6 +94,21 @@ mod metrics;
 mod server;
 mod tls;
 
+/// Entry points for the fuzz targets (`fuzz/`); not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads `data` as an upstream's HTTP/1.1 response, whole and in the pieces `splits`
+    /// describes; panics if the two readings differ.
+    pub fn upstream_response(data: &[u8], head_request: bool, splits: &[u8]) {
+        crate::handler::upstream::wire::split_check::check_split_invariance(
+            data,
+            head_request,
+            splits,
+        );
+    }
+}
+
 // The public API: configuration, the entry point and its error.
 pub use config::{Limits, Listeners, ProxyConfig, Timeouts, UpstreamProtocol};
 pub use error::ProxyError;

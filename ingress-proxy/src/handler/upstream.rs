@@ -10,7 +10,7 @@
 mod h1;
 mod pool;
 mod tls;
-mod wire;
+pub(crate) mod wire;
 
 use std::io;
 use std::sync::Arc;

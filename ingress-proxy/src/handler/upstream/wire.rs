@@ -8,6 +8,8 @@
 //! Trailers of a chunked body are read and dropped (as nginx does for HTTP/1.1 upstreams).
 
 mod decoder;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod split_check;
 
 use std::mem::MaybeUninit;
 

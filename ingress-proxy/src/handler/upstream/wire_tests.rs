@@ -337,3 +337,70 @@ fn invalid_heads_are_rejected_with_the_reason() {
     let huge = format!("HTTP/1.1 200 OK\r\nx: {}", "v".repeat(MAX_HEAD_BYTES));
     assert_eq!(head(&huge).unwrap_err(), WireError::HeadTooLarge);
 }
+
+/// A plausible upstream response: a status line, some fields (framing ones among them), then
+/// a body framed (or misframed) accordingly, and maybe the start of the next response.
+fn plausible_response() -> impl Strategy<Value = Vec<u8>> {
+    let status = prop::sample::select(vec![100u16, 103, 200, 204, 301, 304, 404, 500, 999]);
+    let field = prop::sample::select(vec![
+        "Content-Length: 5",
+        "Content-Length: 0",
+        "Content-Length: 5, 5",
+        "Content-Length: 7, 5",
+        "Content-Length: x",
+        "Transfer-Encoding: chunked",
+        "Transfer-Encoding: gzip, chunked",
+        "Transfer-Encoding: gzip",
+        "Connection: close",
+        "Connection: keep-alive",
+        "X-Any: value",
+        "Bad Field: x",
+    ]);
+    let body = prop::sample::select(vec![
+        "hello",
+        "5\r\nhello\r\n0\r\n\r\n",
+        "3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n",
+        "zz\r\n",
+        "5\r\nhelloXX",
+        "",
+        "HTTP/1.1 200 OK\r\n\r\n",
+    ]);
+    (
+        status,
+        prop::bool::ANY,
+        proptest::collection::vec(field, 0..4),
+        proptest::collection::vec(body, 0..3),
+    )
+        .prop_map(|(status, old, fields, bodies)| {
+            let mut out = format!("HTTP/1.{} {status} Reason\r\n", if old { 0 } else { 1 });
+            for field in fields {
+                out.push_str(field);
+                out.push_str("\r\n");
+            }
+            out.push_str("\r\n");
+            for body in bodies {
+                out.push_str(body);
+            }
+            out.into_bytes()
+        })
+}
+
+proptest! {
+    #[test]
+    fn readings_do_not_depend_on_how_the_bytes_are_split(
+        response in plausible_response(),
+        head_request: bool,
+        // Mostly small reads, so that framing (CRLFs, size lines) is split every way.
+        splits in proptest::collection::vec(prop_oneof![3 => 0u8..4, 1 => any::<u8>()], 1..6),
+    ) {
+        split_check::check_split_invariance(&response, head_request, &splits);
+    }
+
+    #[test]
+    fn arbitrary_bytes_read_the_same_however_split(
+        data in proptest::collection::vec(any::<u8>(), 0..300),
+        splits in proptest::collection::vec(any::<u8>(), 1..6),
+    ) {
+        split_check::check_split_invariance(&data, false, &splits);
+    }
+}
