@@ -13,10 +13,10 @@ use bytes::Bytes;
 use common::*;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use ingress_proxy::{ProxyConfig, Timeouts};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ingress_proxy::{ProxyConfig, Timeouts, UpstreamProtocol};
 use tokio::net::TcpListener;
 
 /// A backend that counts the connections it accepted and how many are still open.
@@ -28,6 +28,11 @@ struct CountingBackend {
 
 /// Answers `200 ok`; with `close_each`, asks for the connection to close after each response.
 async fn counting_backend(close_each: bool) -> CountingBackend {
+    counting(close_each, false).await
+}
+
+/// Serves HTTP/1.1, or HTTP/2 (h2c, prior knowledge) with `http2`.
+async fn counting(close_each: bool, http2: bool) -> CountingBackend {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -48,9 +53,14 @@ async fn counting_backend(close_each: bool) -> CountingBackend {
                     }
                     Ok::<_, Infallible>(response)
                 });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let io = TokioIo::new(stream);
+                let _ = if http2 {
+                    http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(io, service)
+                        .await
+                } else {
+                    http1::Builder::new().serve_connection(io, service).await
+                };
                 open_count.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -147,6 +157,42 @@ async fn idle_upstream_connections_are_closed_after_the_idle_timeout() {
         eventually(|| async { backend.open.load(Ordering::SeqCst) == 0 }).await,
         "the idle connection was closed by the proxy"
     );
+}
+
+#[tokio::test]
+async fn an_unused_http2_upstream_connection_is_closed_after_the_idle_timeout() {
+    let backend = counting(false, true).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let config = ProxyConfig {
+        timeouts: Timeouts {
+            upstream_idle: Duration::from_millis(300),
+            ..Timeouts::default()
+        },
+        upstream_protocols: [(format!("{NS}/web"), UpstreamProtocol::H2c)].into(),
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+    let client = http1_client();
+    for i in 0..5 {
+        let answer = get(&client, proxy.http, "a.example", "/").await;
+        assert_eq!(answer.status, StatusCode::OK, "request {i}");
+    }
+    assert_eq!(
+        backend.accepted.load(Ordering::SeqCst),
+        1,
+        "one shared connection"
+    );
+    assert_eq!(backend.open.load(Ordering::SeqCst), 1);
+    assert!(
+        eventually(|| async { backend.open.load(Ordering::SeqCst) == 0 }).await,
+        "the unused HTTP/2 connection was let go"
+    );
+    // The next request opens a new one.
+    assert_eq!(
+        get(&client, proxy.http, "a.example", "/").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

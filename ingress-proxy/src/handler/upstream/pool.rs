@@ -5,7 +5,7 @@
 //! has ended (and the request body was sent whole), like nginx's `keepalive` upstream cache.
 //! Idle connections are reused newest first; older ones age out after the idle timeout
 //! ([`Pool::sweep`] closes them even when no request comes). An HTTP/2 connection is shared by
-//! every request to its peer until it closes.
+//! every request to its peer until it closes or goes unused for the idle timeout.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,7 +46,8 @@ pub(crate) struct Pool {
     wire: Mutex<PeerMap<Vec<Idle<Connection>>>>,
     /// Connections of hyper's HTTP/1.1 client, for requests with a body or an upgrade.
     http1: Mutex<PeerMap<Vec<Idle<Http1Sender>>>>,
-    http2: Mutex<PeerMap<Http2Sender>>,
+    /// Shared HTTP/2 connections, with when each was last used.
+    http2: Mutex<PeerMap<Idle<Http2Sender>>>,
     idle_timeout: Duration,
     max_idle_per_peer: usize,
     /// Ages of idle connections need no precision: the coarse clock costs no clock read.
@@ -121,9 +122,13 @@ impl Pool {
 
     /// The shared HTTP/2 connection to `key`, if one is open.
     pub(crate) fn http2(&self, key: &PoolKey) -> Option<Http2Sender> {
+        let now = self.clock.coarse_now();
         let mut peers = lock(&self.http2);
-        match peers.get(key) {
-            Some(sender) if !sender.is_closed() => Some(sender.clone()),
+        match peers.get_mut(key) {
+            Some(entry) if !entry.connection.is_closed() => {
+                entry.since = now;
+                Some(entry.connection.clone())
+            }
             Some(_) => {
                 peers.remove(key);
                 None
@@ -134,7 +139,11 @@ impl Pool {
 
     /// Makes `sender` the shared HTTP/2 connection to `key`.
     pub(crate) fn set_http2(&self, key: PoolKey, sender: Http2Sender) {
-        lock(&self.http2).insert(key, sender);
+        let entry = Idle {
+            connection: sender,
+            since: self.clock.coarse_now(),
+        };
+        lock(&self.http2).insert(key, entry);
     }
 
     /// Forgets the shared HTTP/2 connection to `key` (it failed).
@@ -142,7 +151,9 @@ impl Pool {
         lock(&self.http2).remove(key);
     }
 
-    /// Closes idle connections older than the idle timeout and forgets closed ones.
+    /// Closes idle connections older than the idle timeout and forgets closed ones. An HTTP/2
+    /// connection no request used for that long is let go: hyper closes it once the streams
+    /// still open on it (a long response, say) have ended.
     pub(crate) fn sweep(&self) {
         let now = self.clock.coarse_now();
         lock(&self.wire).retain(|_, idle| {
@@ -157,7 +168,9 @@ impl Pool {
             });
             !idle.is_empty()
         });
-        lock(&self.http2).retain(|_, sender| !sender.is_closed());
+        lock(&self.http2).retain(|_, entry| {
+            !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
+        });
     }
 }
 
