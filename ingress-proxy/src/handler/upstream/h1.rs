@@ -154,10 +154,10 @@ pub(crate) struct Home {
 /// when the body ends, if the response allows reuse.
 #[derive(Debug)]
 pub(crate) struct WireBody {
-    connection: Option<Connection>,
+    /// The connection and where it goes back to; `None` once the body has ended or failed.
+    connection: Option<(Connection, Home)>,
     decoder: BodyDecoder,
     keep_alive: bool,
-    home: Option<Home>,
 }
 
 /// Why a response body stopped early.
@@ -172,10 +172,9 @@ pub(crate) enum WireBodyError {
 impl WireBody {
     fn new(connection: Connection, decoder: BodyDecoder, keep_alive: bool, home: Home) -> Self {
         let mut body = WireBody {
-            connection: Some(connection),
+            connection: Some((connection, home)),
             decoder,
             keep_alive,
-            home: Some(home),
         };
         if body.decoder.is_done() {
             // No body (a 204, a HEAD, `Content-Length: 0`): the connection is free now.
@@ -199,7 +198,7 @@ impl WireBody {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, WireBodyError>>> {
-        let Some(connection) = self.connection.as_mut() else {
+        let Some((connection, _)) = self.connection.as_mut() else {
             return Poll::Ready(None);
         };
         loop {
@@ -246,7 +245,7 @@ impl WireBody {
 
     /// The body has ended: back to the pool if the response allows and nothing extra came.
     fn finish(&mut self) {
-        let (Some(connection), Some(home)) = (self.connection.take(), self.home.take()) else {
+        let Some((connection, home)) = self.connection.take() else {
             return;
         };
         if self.keep_alive && connection.read.is_empty() {

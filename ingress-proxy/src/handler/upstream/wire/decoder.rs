@@ -86,14 +86,13 @@ impl BodyDecoder {
                     if buf.is_empty() {
                         return Ok(Decoded::NeedMore);
                     }
-                    let take = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-                    let left = remaining - take as u64;
+                    let (data, left) = take_up_to(buf, remaining);
                     self.state = if left == 0 {
                         State::Done
                     } else {
                         State::Length(left)
                     };
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
+                    return Ok(Decoded::Data(data));
                 }
                 State::UntilClose => {
                     if buf.is_empty() {
@@ -117,14 +116,13 @@ impl BodyDecoder {
                     if buf.is_empty() {
                         return Ok(Decoded::NeedMore);
                     }
-                    let take = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-                    let left = remaining - take as u64;
+                    let (data, left) = take_up_to(buf, remaining);
                     self.state = if left == 0 {
                         State::ChunkEnd
                     } else {
                         State::ChunkData(left)
                     };
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
+                    return Ok(Decoded::Data(data));
                 }
                 State::ChunkEnd => {
                     let Some(line) = take_line(buf, 2, "no CRLF after chunk data")? else {
@@ -160,6 +158,12 @@ impl BodyDecoder {
             _ => Err(WireError::Truncated),
         }
     }
+}
+
+/// Up to `remaining` bytes from the front of `buf`, and how many of `remaining` are left.
+fn take_up_to(buf: &mut BytesMut, remaining: u64) -> (Bytes, u64) {
+    let take = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
+    (buf.split_to(take).freeze(), remaining - take as u64)
 }
 
 /// Removes one line (without its CRLF, or a bare LF) from the front of `buf`; `None` if no line
