@@ -29,6 +29,7 @@ use crate::body::{RequestBody, UpstreamBody};
 use crate::coarse_timer::{self, CoarseTimer};
 use crate::config::{ProxyConfig, UpstreamProtocol};
 pub(crate) use h1::{WireBody, WireBodyError};
+use pool::Home;
 use pool::PoolKey;
 pub(crate) use pool::{Loan, PeerKey, Pool};
 use tls::UpstreamTls;
@@ -175,7 +176,7 @@ impl Upstream {
                     Err(error) => return Err(not_sent(error, request)),
                 },
             };
-            let home = h1::Home {
+            let home = Home {
                 pool: self.pool.clone(),
                 key: key.clone(),
             };
@@ -268,7 +269,11 @@ impl Upstream {
         response: Response<Incoming>,
         request_body: Option<Arc<crate::body::BodyCell>>,
     ) -> Exchange {
-        let loan = Some(Loan::new(sender, peer, self.pool.clone(), request_body));
+        let home = Home {
+            pool: self.pool.clone(),
+            key: peer,
+        };
+        let loan = Some(Loan::new(sender, home, request_body));
         Exchange {
             response: response.map(|body| UpstreamBody::Hyper { body, loan }),
         }

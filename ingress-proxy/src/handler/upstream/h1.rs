@@ -9,7 +9,6 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
@@ -18,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use super::super::headers::ForwardedFields;
 use super::UpstreamIo;
-use super::pool::{Pool, PoolKey};
+use super::pool::Home;
 use super::wire::{self, BodyDecoder, Decoded, WireError};
 
 /// Read buffer space made available before each read.
@@ -143,13 +142,6 @@ impl Connection {
     }
 }
 
-/// The pool a connection returns to once its response body has ended.
-#[derive(Debug)]
-pub(crate) struct Home {
-    pub(crate) pool: Arc<Pool>,
-    pub(crate) key: PoolKey,
-}
-
 /// A response body read straight from its connection; the connection goes back to the pool
 /// when the body ends, if the response allows reuse.
 #[derive(Debug)]
@@ -249,7 +241,7 @@ impl WireBody {
             return;
         };
         if self.keep_alive && connection.read.is_empty() {
-            home.pool.put_wire(home.key, connection);
+            home.put_wire(connection);
         }
     }
 

@@ -60,12 +60,18 @@ struct Idle<C> {
     since: Instant,
 }
 
-/// An HTTP/1.1 connection lent to one exchange; [`Loan::give_back`] returns it to the pool.
+/// Where a connection lent to one exchange goes back to once that exchange has ended.
+#[derive(Debug)]
+pub(crate) struct Home {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) key: PoolKey,
+}
+
+/// A hyper HTTP/1.1 connection lent to one exchange; [`Loan::give_back`] returns it.
 #[derive(Debug)]
 pub(crate) struct Loan {
     sender: Http1Sender,
-    key: PoolKey,
-    pool: Arc<Pool>,
+    home: Home,
     /// The request body, if there was one: the connection is reusable only once it was sent
     /// whole (an upstream may answer before reading everything).
     request_body: Option<Arc<BodyCell>>,
@@ -93,17 +99,6 @@ impl Pool {
         take(&self.wire, key, |entry| {
             now.duration_since(entry.since) < self.idle_timeout && entry.connection.is_usable()
         })
-    }
-
-    /// Keeps an inline-client connection whose exchange has ended for the next request.
-    pub(crate) fn put_wire(&self, key: PoolKey, connection: Connection) {
-        put(
-            &self.wire,
-            key,
-            connection,
-            self.clock.coarse_now(),
-            self.max_idle_per_peer,
-        );
     }
 
     /// The most recently used idle HTTP/1.1 connection to `key` that is still open.
@@ -177,14 +172,12 @@ impl Pool {
 impl Loan {
     pub(crate) fn new(
         sender: Http1Sender,
-        key: PoolKey,
-        pool: Arc<Pool>,
+        home: Home,
         request_body: Option<Arc<BodyCell>>,
     ) -> Self {
         Loan {
             sender,
-            key,
-            pool,
+            home,
             request_body,
         }
     }
@@ -196,9 +189,24 @@ impl Loan {
             .as_ref()
             .is_none_or(|cell| cell.is_finished())
         {
-            let now = self.pool.clock.coarse_now();
-            self.pool.put_http1(self.key, self.sender, now);
+            let Home { pool, key } = self.home;
+            let now = pool.clock.coarse_now();
+            pool.put_http1(key, self.sender, now);
         }
+    }
+}
+
+impl Home {
+    /// Keeps an inline-client connection whose exchange has ended for the next request.
+    pub(crate) fn put_wire(self, connection: Connection) {
+        let now = self.pool.clock.coarse_now();
+        put(
+            &self.pool.wire,
+            self.key,
+            connection,
+            now,
+            self.pool.max_idle_per_peer,
+        );
     }
 }
 
