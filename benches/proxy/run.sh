@@ -9,6 +9,8 @@
 #
 # Needs: Debian packages nginx-light (or nginx), haproxy, wrk; util-linux (taskset).
 # Usage: benches/proxy/run.sh [duration_seconds=10] [connections=64] [rounds=3]
+# Environment: PROXIES (default "ours nginx haproxy ours-swap"), SCHEMES (default "http https")
+# narrow a run to some of the proxies or schemes; ratios need nginx in PROXIES.
 # Prints a markdown table. Not a test: numbers depend on the machine.
 set -euo pipefail
 
@@ -166,14 +168,15 @@ drive() {  # name scheme port pid
   requests="$(awk '/requests in/ {print $1}' <<<"$out")"
   cpu_us="$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
     'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0 }')"
-  RESULTS+=("$name|$scheme|$rps|$p50|$p99|$(peak_rss_mib "$pid")|$(( ${non2xx:-0} + ${errors:-0} ))|$cpu_us")
+  RESULTS+=("$name|$scheme|$rps|$p50|$p99|$(peak_rss_mib "$pid")|$(( ${non2xx:-0} + ${errors:-0} ))|$cpu_us|$ROUND")
 }
 
 # --- run: rounds interleave the proxies, so background load hits them alike ----------------
 taskset -c "$LOAD_CPU" "$BIN/bench-backend" "$BACKEND" & PIDS+=($!)
 wait_port 19000
 
-SCHEME_ORDER=(http https)
+read -r -a SCHEMES <<<"${SCHEMES:-http https}"
+SCHEME_ORDER=("${SCHEMES[@]}")
 drive_both() {  # label http_port https_port pid: both schemes, in this round's order
   local label="$1" pid="$4" s
   for s in "${SCHEME_ORDER[@]}"; do
@@ -212,11 +215,14 @@ run_entry() {
 
 # Each round rotates the order of the proxies (and alternates http/https), so no proxy always
 # runs first or right after the same neighbour: position effects cancel out in the medians.
-ENTRIES=(ours nginx haproxy ours-swap)
+read -r -a ENTRIES <<<"${PROXIES:-ours nginx haproxy ours-swap}"
+ROUND=0
 for round in $(seq 1 "$ROUNDS"); do
+  ROUND="$round"
   order=()
-  for i in 0 1 2 3; do order+=("${ENTRIES[$(( (i + round - 1) % 4 ))]}"); done
-  if [ $((round % 2)) -eq 1 ]; then SCHEME_ORDER=(http https); else SCHEME_ORDER=(https http); fi
+  for i in "${!ENTRIES[@]}"; do order+=("${ENTRIES[$(( (i + round - 1) % ${#ENTRIES[@]} ))]}"); done
+  SCHEME_ORDER=("${SCHEMES[@]}")
+  if [ $((round % 2)) -eq 0 ] && [ "${#SCHEMES[@]}" -eq 2 ]; then SCHEME_ORDER=("${SCHEMES[1]}" "${SCHEMES[0]}"); fi
   echo "round $round/$ROUNDS: ${order[*]} (nginx $(nginx -v 2>&1 | sed 's/.*\///')); ${SCHEME_ORDER[*]}" >&2
   for entry in "${order[@]}"; do run_entry "$entry"; done
 done
@@ -239,7 +245,8 @@ echo
 echo "| proxy | scheme | requests/s | p50 ms | p99 ms | peak RSS MiB | errors | proxy CPU µs/request | rps vs nginx | p99 vs nginx | CPU/request vs nginx |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for name in ingress-proxy nginx haproxy "ingress-proxy (swap 10 ms)"; do
-  for s in http https; do
+  for s in "${SCHEMES[@]}"; do
+    [ -n "$(column "$name" "$s" 3)" ] || continue
     rps="$(stat "$name" "$s" 3)"; p50="$(stat "$name" "$s" 4)"; p99="$(stat "$name" "$s" 5)"
     rss="$(column "$name" "$s" 6 | sort -g | tail -1)"; err="$(total "$name" "$s" 7)"
     cpu="$(stat "$name" "$s" 8)"; ncpu="$(stat nginx "$s" 8)"
@@ -251,13 +258,32 @@ for name in ingress-proxy nginx haproxy "ingress-proxy (swap 10 ms)"; do
   done
 done
 echo
-for s in http https; do
+# Round by round (each round ran every proxy back to back): how often ingress-proxy's p99 was
+# at or below nginx's, and the spread of that ratio, so one table's ratio can be read against it.
+for s in "${SCHEMES[@]}"; do
+  for row in "${RESULTS[@]}"; do
+    IFS='|' read -r n sc _ _ p99 _ _ _ round <<<"$row"
+    if [ "$sc" = "$s" ] && { [ "$n" = ingress-proxy ] || [ "$n" = nginx ]; }; then echo "$round $n $p99"; fi
+  done | awk -v s="$s" '
+    $2 == "nginx" { nginx[$1] = $3; next } { ours[$1] = $3 }
+    END {
+      n = 0; at_or_below = 0; lo = ""; hi = ""
+      for (r in ours) if ((r in nginx) && nginx[r] > 0) {
+        ratio = ours[r] / nginx[r]; n++
+        if (ratio <= 1) at_or_below++
+        if (lo == "" || ratio < lo) lo = ratio
+        if (hi == "" || ratio > hi) hi = ratio
+      }
+      if (n > 0) printf "p99 round by round (%s): ingress-proxy at or below nginx in %d of %d rounds; ratio %.2fx-%.2fx\n", s, at_or_below, n, lo, hi
+    }'
+done
+for s in "${SCHEMES[@]}"; do
   base="$(stat ingress-proxy "$s" 3)"; swapped="$(stat "ingress-proxy (swap 10 ms)" "$s" 3)"
   awk -v a="$swapped" -v b="$base" -v s="$s" \
-    'BEGIN { if (b > 0) printf "Swap cost (%s): %.1f%% requests/s lost with a rebuilt table published every 10 ms\n", s, (1 - a / b) * 100 }'
+    'BEGIN { if (a > 0 && b > 0) printf "Swap cost (%s): %.1f%% requests/s lost with a rebuilt table published every 10 ms\n", s, (1 - a / b) * 100 }'
   base="$(stat ingress-proxy "$s" 8)"; swapped="$(stat "ingress-proxy (swap 10 ms)" "$s" 8)"
   awk -v a="$swapped" -v b="$base" -v s="$s" \
-    'BEGIN { if (b > 0) printf "Swap cost (%s): %.1f%% more proxy CPU per request\n", s, (a / b - 1) * 100 }'
+    'BEGIN { if (a > 0 && b > 0) printf "Swap cost (%s): %.1f%% more proxy CPU per request\n", s, (a / b - 1) * 100 }'
 done
 echo
 echo "The machine may be shared: requests/s and latency move with background load; CPU µs/request"
