@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
+use futures::StreamExt;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use ingress_proxy::{ProxyConfig, Timeouts, UpstreamProtocol};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// A backend that counts the connections it accepted and how many are still open.
 struct CountingBackend {
@@ -191,6 +194,105 @@ async fn an_unused_http2_upstream_connection_is_closed_after_the_idle_timeout() 
     assert_eq!(
         get(&client, proxy.http, "a.example", "/").await.status,
         StatusCode::OK
+    );
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// An h2c backend whose responses send `first ` at once and `second` only once `release` is
+/// notified; counts accepted and open connections.
+async fn held_http2_backend(release: Arc<Notify>) -> CountingBackend {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let (accepted_count, open_count) = (accepted.clone(), open.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted_count.fetch_add(1, Ordering::SeqCst);
+            open_count.fetch_add(1, Ordering::SeqCst);
+            let (open_count, release) = (open_count.clone(), release.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |_request| {
+                    let release = release.clone();
+                    async move {
+                        let second = async move {
+                            release.notified().await;
+                            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"second")))
+                        };
+                        let frames = futures::stream::once(async {
+                            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first ")))
+                        })
+                        .chain(futures::stream::once(second));
+                        Ok::<_, Infallible>(Response::new(StreamBody::new(frames)))
+                    }
+                });
+                let _ = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                open_count.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    CountingBackend {
+        address,
+        accepted,
+        open,
+    }
+}
+
+#[tokio::test]
+async fn a_response_streaming_while_its_http2_connection_is_let_go_still_completes() {
+    let release = Arc::new(Notify::new());
+    let backend = held_http2_backend(release.clone()).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let config = ProxyConfig {
+        timeouts: Timeouts {
+            upstream_idle: Duration::from_millis(200),
+            ..Timeouts::default()
+        },
+        upstream_protocols: [(format!("{NS}/web"), UpstreamProtocol::H2c)].into(),
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+    let client = http1_client();
+    let request = Request::get(format!("http://{}/", proxy.http))
+        .header("host", "a.example")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .expect("response head within 10 s")
+        .expect("response head");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
+        .await
+        .expect("first frame within 10 s")
+        .expect("a first frame")
+        .expect("first frame")
+        .into_data()
+        .expect("data");
+    assert_eq!(&first[..], b"first ");
+    // The stream stays open past the idle timeout and several sweeps (every 100 ms here), so
+    // the pool lets go of the connection's handle while the response is still streaming.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    release.notify_one();
+    let rest = tokio::time::timeout(Duration::from_secs(10), body.collect())
+        .await
+        .expect("rest of the body within 10 s")
+        .expect("rest of the body")
+        .to_bytes();
+    assert_eq!(&rest[..], b"second", "the stream ended whole");
+    // With its last stream ended and no handle left, the connection closes.
+    assert!(
+        eventually(|| async { backend.open.load(Ordering::SeqCst) == 0 }).await,
+        "the let-go connection closed after its stream ended"
+    );
+    // The handle was gone while the stream was open: the next request opens a new connection.
+    release.notify_one();
+    assert_eq!(
+        get(&client, proxy.http, "a.example", "/").await.body,
+        "first second"
     );
     assert_eq!(backend.accepted.load(Ordering::SeqCst), 2);
 }
