@@ -213,14 +213,34 @@ run_entry() {
   esac
 }
 
-# Each round rotates the order of the proxies (and alternates http/https), so no proxy always
-# runs first or right after the same neighbour: position effects cancel out in the medians.
+# The order of the proxies changes every round along a balanced (Williams) design: over the
+# rounds each proxy runs in every slot and right after every other proxy equally often (for 4
+# proxies: in every 4 rounds), so neither position nor the neighbour it follows favours one of
+# them. (A plain rotation would keep the neighbours fixed: each proxy would always follow the
+# same one.) http/https alternate first.
 read -r -a ENTRIES <<<"${PROXIES:-ours nginx haproxy ours-swap}"
+williams_order() {  # round (1-based) -> indices into ENTRIES
+  local n="${#ENTRIES[@]}" r="$(( $1 - 1 ))" base=() i lo=1 hi
+  hi=$(( n - 1 ))
+  base+=(0)
+  for ((i = 1; i < n; i++)); do
+    if ((i % 2 == 1)); then base+=("$lo"); lo=$((lo + 1)); else base+=("$hi"); hi=$((hi - 1)); fi
+  done
+  local shift=$(( r % n )) seq=()
+  for i in "${base[@]}"; do seq+=($(( (i + shift) % n ))); done
+  # Odd n needs the mirrored sequences too for every ordered pair to occur.
+  if (( n % 2 == 1 && (r / n) % 2 == 1 )); then
+    local mirrored=()
+    for ((i = n - 1; i >= 0; i--)); do mirrored+=("${seq[$i]}"); done
+    seq=("${mirrored[@]}")
+  fi
+  echo "${seq[@]}"
+}
 ROUND=0
 for round in $(seq 1 "$ROUNDS"); do
   ROUND="$round"
   order=()
-  for i in "${!ENTRIES[@]}"; do order+=("${ENTRIES[$(( (i + round - 1) % ${#ENTRIES[@]} ))]}"); done
+  for i in $(williams_order "$round"); do order+=("${ENTRIES[$i]}"); done
   SCHEME_ORDER=("${SCHEMES[@]}")
   if [ $((round % 2)) -eq 0 ] && [ "${#SCHEMES[@]}" -eq 2 ]; then SCHEME_ORDER=("${SCHEMES[1]}" "${SCHEMES[0]}"); fi
   echo "round $round/$ROUNDS: ${order[*]} (nginx $(nginx -v 2>&1 | sed 's/.*\///')); ${SCHEME_ORDER[*]}" >&2
@@ -239,7 +259,7 @@ stat() { column "$1" "$2" "$3" | median; }
 total() { column "$1" "$2" "$3" | awk '{ t += $1 } END { print t + 0 }'; }
 
 echo
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, 50 host/path pairs, median of $ROUNDS rounds (order rotated each round);"
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, 50 host/path pairs, median of $ROUNDS rounds (order balanced over the rounds);"
 echo "proxy pinned to CPU $PROXY_CPU (1 worker/thread), backend + wrk pinned to CPU $LOAD_CPU"
 echo
 echo "| proxy | scheme | requests/s | p50 ms | p99 ms | peak RSS MiB | errors | proxy CPU µs/request | rps vs nginx | p99 vs nginx | CPU/request vs nginx |"
