@@ -4,6 +4,7 @@
 mod common;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +20,7 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use ingress_proxy::{ProxyConfig, Timeouts, UpstreamProtocol};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 /// A backend that counts the connections it accepted and how many are still open.
@@ -36,6 +37,34 @@ async fn counting_backend(close_each: bool) -> CountingBackend {
 
 /// Serves HTTP/1.1, or HTTP/2 (h2c, prior knowledge) with `http2`.
 async fn counting(close_each: bool, http2: bool) -> CountingBackend {
+    counting_server(move |stream| async move {
+        let service = service_fn(move |_request| async move {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+            if close_each {
+                response
+                    .headers_mut()
+                    .insert("connection", "close".parse().expect("value"));
+            }
+            Ok::<_, Infallible>(response)
+        });
+        let io = TokioIo::new(stream);
+        let _ = if http2 {
+            http2::Builder::new(TokioExecutor::new())
+                .serve_connection(io, service)
+                .await
+        } else {
+            http1::Builder::new().serve_connection(io, service).await
+        };
+    })
+    .await
+}
+
+/// Accepts connections and serves each with `serve`, counting the accepted and the open ones.
+async fn counting_server<F, Fut>(serve: F) -> CountingBackend
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -45,25 +74,9 @@ async fn counting(close_each: bool, http2: bool) -> CountingBackend {
         while let Ok((stream, _)) = listener.accept().await {
             accepted_count.fetch_add(1, Ordering::SeqCst);
             open_count.fetch_add(1, Ordering::SeqCst);
-            let open_count = open_count.clone();
+            let (open_count, serving) = (open_count.clone(), serve(stream));
             tokio::spawn(async move {
-                let service = service_fn(move |_request| async move {
-                    let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
-                    if close_each {
-                        response
-                            .headers_mut()
-                            .insert("connection", "close".parse().expect("value"));
-                    }
-                    Ok::<_, Infallible>(response)
-                });
-                let io = TokioIo::new(stream);
-                let _ = if http2 {
-                    http2::Builder::new(TokioExecutor::new())
-                        .serve_connection(io, service)
-                        .await
-                } else {
-                    http1::Builder::new().serve_connection(io, service).await
-                };
+                serving.await;
                 open_count.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -201,43 +214,29 @@ async fn an_unused_http2_upstream_connection_is_closed_after_the_idle_timeout() 
 /// An h2c backend whose responses send `first ` at once and `second` only once `release` is
 /// notified; counts accepted and open connections.
 async fn held_http2_backend(release: Arc<Notify>) -> CountingBackend {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let open = Arc::new(AtomicUsize::new(0));
-    let (accepted_count, open_count) = (accepted.clone(), open.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            accepted_count.fetch_add(1, Ordering::SeqCst);
-            open_count.fetch_add(1, Ordering::SeqCst);
-            let (open_count, release) = (open_count.clone(), release.clone());
-            tokio::spawn(async move {
-                let service = service_fn(move |_request| {
-                    let release = release.clone();
-                    async move {
-                        let second = async move {
-                            release.notified().await;
-                            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"second")))
-                        };
-                        let frames = futures::stream::once(async {
-                            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first ")))
-                        })
-                        .chain(futures::stream::once(second));
-                        Ok::<_, Infallible>(Response::new(StreamBody::new(frames)))
-                    }
-                });
-                let _ = http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-                open_count.fetch_sub(1, Ordering::SeqCst);
+    counting_server(move |stream| {
+        let release = release.clone();
+        async move {
+            let service = service_fn(move |_request| {
+                let release = release.clone();
+                async move {
+                    let second = async move {
+                        release.notified().await;
+                        Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"second")))
+                    };
+                    let frames = futures::stream::once(async {
+                        Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"first ")))
+                    })
+                    .chain(futures::stream::once(second));
+                    Ok::<_, Infallible>(Response::new(StreamBody::new(frames)))
+                }
             });
+            let _ = http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
-    });
-    CountingBackend {
-        address,
-        accepted,
-        open,
-    }
+    })
+    .await
 }
 
 #[tokio::test]
