@@ -8,7 +8,7 @@
 # A last pair of runs swaps ingress-proxy's route table every 10 ms.
 #
 # Needs: Debian packages nginx-light (or nginx), haproxy, wrk; util-linux (taskset).
-# Usage: benches/proxy/run.sh [duration_seconds=10] [connections=64] [rounds=3]
+# Usage: benches/proxy/run.sh [duration_seconds=10] [connections=64] [rounds=4]
 # Environment: PROXIES (default "ours nginx haproxy ours-swap"), SCHEMES (default "http https")
 # narrow a run to some of the proxies or schemes; ratios need nginx in PROXIES.
 # Prints a markdown table. Not a test: numbers depend on the machine.
@@ -16,7 +16,7 @@ set -euo pipefail
 
 DURATION="${1:-10}"
 CONNECTIONS="${2:-64}"
-ROUNDS="${3:-3}"
+ROUNDS="${3:-4}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/proxy-bench.XXXXXX)"
 PIDS=()
