@@ -175,19 +175,23 @@ async fn idle_upstream_connections_are_closed_after_the_idle_timeout() {
     );
 }
 
-#[tokio::test]
-async fn an_unused_http2_upstream_connection_is_closed_after_the_idle_timeout() {
-    let backend = counting(false, true).await;
-    let (_writer, reader) = web_table(&[backend.address]);
-    let config = ProxyConfig {
+/// The `web` Service over h2c, with the given upstream idle timeout.
+fn h2c_config(upstream_idle: Duration) -> ProxyConfig {
+    ProxyConfig {
         timeouts: Timeouts {
-            upstream_idle: Duration::from_millis(300),
+            upstream_idle,
             ..Timeouts::default()
         },
         upstream_protocols: [(format!("{NS}/web"), UpstreamProtocol::H2c)].into(),
         ..ProxyConfig::default()
-    };
-    let proxy = Proxy::start(reader, config).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unused_http2_upstream_connection_is_closed_after_the_idle_timeout() {
+    let backend = counting(false, true).await;
+    let (_writer, reader) = web_table(&[backend.address]);
+    let proxy = Proxy::start(reader, h2c_config(Duration::from_millis(300))).await;
     let client = http1_client();
     for i in 0..5 {
         let answer = get(&client, proxy.http, "a.example", "/").await;
@@ -244,15 +248,7 @@ async fn a_response_streaming_while_its_http2_connection_is_let_go_still_complet
     let release = Arc::new(Notify::new());
     let backend = held_http2_backend(release.clone()).await;
     let (_writer, reader) = web_table(&[backend.address]);
-    let config = ProxyConfig {
-        timeouts: Timeouts {
-            upstream_idle: Duration::from_millis(200),
-            ..Timeouts::default()
-        },
-        upstream_protocols: [(format!("{NS}/web"), UpstreamProtocol::H2c)].into(),
-        ..ProxyConfig::default()
-    };
-    let proxy = Proxy::start(reader, config).await;
+    let proxy = Proxy::start(reader, h2c_config(Duration::from_millis(200))).await;
     let client = http1_client();
     let request = Request::get(format!("http://{}/", proxy.http))
         .header("host", "a.example")
