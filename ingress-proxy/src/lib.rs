@@ -90,6 +90,7 @@ mod coarse_timer;
 mod config;
 mod error;
 mod handler;
+mod head_fields;
 mod metrics;
 mod server;
 mod tls;

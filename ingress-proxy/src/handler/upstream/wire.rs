@@ -14,16 +14,19 @@ pub(crate) mod split_check;
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, StatusCode, Version};
 
 use super::super::headers::ForwardedFields;
 pub(crate) use decoder::{BodyDecoder, Decoded};
 
+use crate::head_fields::{FieldSpans, InvalidField, MAX_FIELDS, MAX_SPANNED_HEAD};
+
 /// Most response header fields accepted (hyper's and nginx's order of magnitude).
-pub(crate) const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = MAX_FIELDS;
 /// Largest response head accepted, in bytes (nginx: `proxy_buffer_size`, 4 or 8 KiB).
 pub(crate) const MAX_HEAD_BYTES: usize = 32 * 1024;
+const _: () = assert!(MAX_HEAD_BYTES <= MAX_SPANNED_HEAD);
 
 /// Why an upstream's response could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -126,11 +129,7 @@ struct RawHead {
 }
 
 fn parse_one(buf: &mut BytesMut) -> Result<Option<RawHead>, WireError> {
-    // Where each field's name and value sit in `buf`, to slice them out of the frozen head
-    // without copying.
-    // (Offsets fit in `u16`: a head is at most `MAX_HEAD_BYTES`.)
-    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
-    let (length, status, version, count) = {
+    let (length, status, version, spans) = {
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut []);
         let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
@@ -150,51 +149,31 @@ fn parse_one(buf: &mut BytesMut) -> Result<Option<RawHead>, WireError> {
         if length > MAX_HEAD_BYTES {
             return Err(WireError::HeadTooLarge);
         }
-        let base = buf.as_ptr() as usize;
-        let count = response.headers.len();
-        let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
-        for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
-            let name = offset(field.name.as_bytes());
-            let value = offset(field.value);
-            *span = (
-                name,
-                name + field.name.len() as u16,
-                value,
-                value + field.value.len() as u16,
-            );
-        }
         // httparse fills both on a complete parse.
         let code = response.code.unwrap_or(0);
         let version = match response.version {
             Some(0) => Version::HTTP_10,
             _ => Version::HTTP_11,
         };
-        (length, code, version, count)
+        (
+            length,
+            code,
+            version,
+            FieldSpans::new(buf, response.headers),
+        )
     };
     let status = StatusCode::from_u16(status).map_err(|_| WireError::Status(status))?;
     let head = buf.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
     let mut framing = FramingFields::default();
-    for &(name_start, name_end, value_start, value_end) in &spans[..count] {
-        let (name_start, name_end) = (usize::from(name_start), usize::from(name_end));
-        let (value_start, value_end) = (usize::from(value_start), usize::from(value_end));
-        let name = HeaderName::from_bytes(&head[name_start..name_end])
-            .map_err(|_| invalid_field(&head[name_start..name_end]))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
-            .map_err(|_| invalid_field(&head[name_start..name_end]))?;
-        framing.note(&name, value.as_bytes());
-        headers.append(name, value);
-    }
+    let headers = spans
+        .header_map(&head, |name, value| framing.note(name, value))
+        .map_err(|InvalidField(name)| WireError::Header(name))?;
     Ok(Some(RawHead {
         status,
         version,
         headers,
         framing,
     }))
-}
-
-fn invalid_field(name: &[u8]) -> WireError {
-    WireError::Header(String::from_utf8_lossy(name).into_owned())
 }
 
 /// What the head says about framing and persistence, noted while its fields are read (one

@@ -1,5 +1,6 @@
 use super::decoder::MAX_CHUNK_LINE;
 use super::*;
+use http::HeaderValue;
 use proptest::prelude::*;
 
 fn head(text: &str) -> Result<Option<ResponseHead>, WireError> {
