@@ -33,6 +33,15 @@ pub(crate) struct BodyCell {
     finished: AtomicBool,
 }
 
+/// A request body as the client's connection delivers it.
+#[derive(Debug)]
+pub(crate) enum ClientBody {
+    /// No body: the inline HTTP/1.1 server takes only requests without one.
+    Empty,
+    /// From hyper's server (HTTP/1.1 with a body or an upgrade, HTTP/2).
+    Hyper(Incoming),
+}
+
 /// The body sent upstream: `None` when the client sent none (most GETs).
 #[derive(Debug)]
 pub(crate) struct RequestBody {
@@ -98,10 +107,13 @@ impl BodyCell {
 
 impl RequestBody {
     /// Wraps the client's body; returns its cell when there is a body.
-    pub(crate) fn new(body: Incoming) -> (RequestBody, Option<Arc<BodyCell>>) {
-        if body.is_end_stream() {
-            return (RequestBody { streaming: None }, None);
-        }
+    pub(crate) fn new(body: ClientBody) -> (RequestBody, Option<Arc<BodyCell>>) {
+        let body = match body {
+            ClientBody::Hyper(body) if !body.is_end_stream() => body,
+            ClientBody::Hyper(_) | ClientBody::Empty => {
+                return (RequestBody { streaming: None }, None);
+            }
+        };
         let cell = Arc::new(BodyCell {
             bytes: AtomicU64::new(0),
             finished: AtomicBool::new(false),

@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
-use hyper::body::Incoming;
 use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, TableReader, Target};
 use std::time::Instant;
 
 use crate::access_log::AccessRecord;
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::{ClientBody, RequestBody, ResponseBody};
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
 use crate::error::ProxyError;
@@ -149,7 +148,7 @@ impl Shared {
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     connection: Arc<ClientConnection>,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
     let host = request_host(&request);
@@ -279,7 +278,7 @@ async fn forward(
     connection: &ClientConnection,
     backend: &Arc<Backend>,
     host: Option<HeaderValue>,
-    mut request: Request<Incoming>,
+    mut request: Request<ClientBody>,
     start: Instant,
     record: &mut AccessRecord,
 ) -> Result<Response<ResponseBody>, Failure> {

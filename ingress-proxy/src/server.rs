@@ -1,4 +1,12 @@
 //! Listeners, connection limits and graceful shutdown: the `run` entry point.
+//!
+//! HTTP/1.1 connections, plain or TLS, start on the [`inline`] HTTP/1.1 server, which hands a
+//! connection to hyper's (HTTP/1.1 and HTTP/2, via hyper-util's auto builder) at the first
+//! request it does not take itself. TLS connections that chose HTTP/2 by ALPN, and the admin
+//! listener, are served by hyper from the start.
+
+mod inline;
+mod rewind;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::admin;
+use crate::body::ClientBody;
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{Limits, Listeners, ProxyConfig};
 use crate::error::ProxyError;
@@ -46,6 +55,10 @@ struct Context {
     /// Cancelled when the grace period is over: remaining connections are dropped.
     force: CancellationToken,
     request_header_timeout: Duration,
+    /// Runs the inline server's request-head timeouts.
+    timer: CoarseTimer,
+    /// The heads the inline server takes (larger ones go to hyper).
+    head_limits: inline::HeadLimits,
 }
 
 /// Serves `listeners` from the route table behind `table` until `shutdown` completes, then stops
@@ -84,6 +97,11 @@ where
     let context = Context {
         builder: Arc::new(connection_builder(&config.limits, timer.clone())),
         request_header_timeout: config.limits.request_header_timeout,
+        head_limits: inline::HeadLimits::new(
+            head_buffer_bytes(&config.limits),
+            config.limits.max_request_headers,
+        ),
+        timer: timer.clone(),
         shared: Arc::new(Shared::new(table, config, metrics, timer)?),
         limit: Arc::new(Semaphore::new(max_connections)),
         drain: CancellationToken::new(),
@@ -130,6 +148,11 @@ where
 /// hyper's own request header count limit.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
+/// The largest request head read: the configured limit, but at least the 8 KiB hyper requires.
+fn head_buffer_bytes(limits: &Limits) -> usize {
+    limits.max_request_header_bytes.max(8 * 1024)
+}
+
 /// The hyper connection settings: HTTP/1.1 and HTTP/2 on every listener, with the limits.
 fn connection_builder(limits: &Limits, timer: CoarseTimer) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -139,8 +162,7 @@ fn connection_builder(limits: &Limits, timer: CoarseTimer) -> auto::Builder<Toki
         .timer(timer)
         .keep_alive(true)
         .header_read_timeout(limits.request_header_timeout)
-        // hyper requires at least 8 KiB.
-        .max_buf_size(limits.max_request_header_bytes.max(8 * 1024));
+        .max_buf_size(head_buffer_bytes(limits));
     // hyper parses up to 100 headers in place; an explicit limit (even 100) makes it allocate
     // and fill the header arrays on every request.
     if limits.max_request_headers != HYPER_DEFAULT_MAX_HEADERS {
@@ -236,13 +258,17 @@ async fn serve(
     context.shared.metrics.open_connections.inc();
     let client = connection.client;
     match role {
-        Role::Http => serve_io(stream, connection, &context, false).await,
+        Role::Http => inline::serve(stream, connection, &context).await,
         Role::Admin => serve_io(stream, connection, &context, true).await,
         Role::Https(acceptor) => {
             let handshake =
                 tokio::time::timeout(context.request_header_timeout, acceptor.accept(stream));
             match handshake.await {
-                Ok(Ok(tls)) => serve_io(tls, connection, &context, false).await,
+                // ALPN chose HTTP/2: hyper's; HTTP/1.1 (chosen or by default): inline.
+                Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                    serve_io(tls, connection, &context, false).await
+                }
+                Ok(Ok(tls)) => inline::serve(tls, connection, &context).await,
                 Ok(Err(error)) => tracing::debug!(%client, %error, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%client, "TLS handshake timed out"),
             }
@@ -269,7 +295,7 @@ where
             } else {
                 // Not boxed: hyper keeps the in-flight request future in a slot it allocated
                 // once per connection (measured: boxing it cost an allocation and a copy).
-                handler::handle(shared, connection, request).await
+                handler::handle(shared, connection, request.map(ClientBody::Hyper)).await
             }
         }
     });
