@@ -6,6 +6,7 @@
 //! (response heads).
 
 use bytes::Bytes;
+use http::Version;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Most header fields one head may carry here (hyper's own in-place parsing limit).
@@ -65,6 +66,45 @@ impl FieldSpans {
         }
         Ok(headers)
     }
+}
+
+/// What a head's `Connection` fields say about persistence (RFC 9112 §9.3).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Persistence {
+    close: bool,
+    keep_alive: bool,
+}
+
+impl Persistence {
+    /// Notes the tokens of one `Connection` field value.
+    pub(crate) fn note(&mut self, value: &[u8]) {
+        for token in value.split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            self.close |= token.eq_ignore_ascii_case(b"close");
+            self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+
+    /// HTTP/1.1 persists unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
+    pub(crate) fn persists(self, version: Version) -> bool {
+        if version == Version::HTTP_10 {
+            self.keep_alive
+        } else {
+            !self.close
+        }
+    }
+}
+
+/// A `Content-Length` number: 1 to 19 decimal digits (so it cannot overflow), nothing else.
+pub(crate) fn parse_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0')),
+    )
 }
 
 /// Where `part` (a slice of `buf`) starts in `buf`. Callers keep heads within

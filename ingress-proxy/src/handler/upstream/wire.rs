@@ -20,7 +20,9 @@ use http::{Method, StatusCode, Version};
 use super::super::headers::ForwardedFields;
 pub(crate) use decoder::{BodyDecoder, Decoded};
 
-use crate::head_fields::{FieldSpans, InvalidField, MAX_FIELDS, MAX_SPANNED_HEAD};
+use crate::head_fields::{
+    FieldSpans, InvalidField, MAX_FIELDS, MAX_SPANNED_HEAD, Persistence, parse_length,
+};
 
 /// Most response header fields accepted (hyper's and nginx's order of magnitude).
 pub(crate) const MAX_HEADERS: usize = MAX_FIELDS;
@@ -185,25 +187,17 @@ struct FramingFields {
     invalid_length: bool,
     /// Present `Transfer-Encoding`: whether its final coding (of the last field line) is chunked.
     chunked: Option<bool>,
-    close: bool,
-    keep_alive: bool,
+    persistence: Persistence,
 }
 
 impl FramingFields {
     fn note(&mut self, name: &HeaderName, value: &[u8]) {
         if name == header::CONTENT_LENGTH {
             for element in value.split(|&b| b == b',') {
-                let element = element.trim_ascii();
-                if element.is_empty()
-                    || element.len() > 19
-                    || !element.iter().all(u8::is_ascii_digit)
-                {
+                let Some(parsed) = parse_length(element.trim_ascii()) else {
                     self.invalid_length = true;
                     return;
-                }
-                let parsed = element
-                    .iter()
-                    .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+                };
                 if self.content_length.is_some_and(|seen| seen != parsed) {
                     self.invalid_length = true;
                 }
@@ -213,11 +207,7 @@ impl FramingFields {
             let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
             self.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name == header::CONNECTION {
-            for token in value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                self.close |= token.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
+            self.persistence.note(value);
         }
     }
 
@@ -228,12 +218,7 @@ impl FramingFields {
         version: Version,
         head_request: bool,
     ) -> Result<(BodyDecoder, bool), WireError> {
-        // HTTP/1.1 persists unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
-        let persists = if version == Version::HTTP_10 {
-            self.keep_alive
-        } else {
-            !self.close
-        };
+        let persists = self.persistence.persists(version);
         if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             return Ok((BodyDecoder::length(0), persists));
         }

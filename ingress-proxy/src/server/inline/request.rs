@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName};
 use http::{Method, Request, Uri, Version};
 
-use crate::head_fields::{FieldSpans, MAX_FIELDS, MAX_SPANNED_HEAD, offset};
+use crate::head_fields::{FieldSpans, MAX_FIELDS, MAX_SPANNED_HEAD, Persistence, offset};
 
 /// How much of a request head the inline server accepts.
 #[derive(Debug, Clone, Copy)]
@@ -136,11 +136,7 @@ fn build(
     let uri =
         Uri::from_maybe_shared(head.slice(usize::from(target_start)..usize::from(target_end)))
             .map_err(|_| "request target not valid")?;
-    let keep_alive = if version == Version::HTTP_10 {
-        fields.keep_alive
-    } else {
-        !fields.close
-    };
+    let keep_alive = fields.persistence.persists(version);
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -159,8 +155,7 @@ struct RequestFields {
     body: bool,
     expect: bool,
     upgrade: bool,
-    close: bool,
-    keep_alive: bool,
+    persistence: Persistence,
 }
 
 impl RequestFields {
@@ -172,11 +167,7 @@ impl RequestFields {
         } else if name == header::UPGRADE {
             self.upgrade = true;
         } else if name == header::CONNECTION {
-            for token in value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                self.close |= token.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
+            self.persistence.note(value);
         }
     }
 

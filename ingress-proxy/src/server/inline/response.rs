@@ -9,6 +9,8 @@ use http::header::{self, HeaderMap};
 use http::{StatusCode, Version};
 use http_body::SizeHint;
 
+use crate::head_fields::parse_length;
+
 /// How the response body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -44,7 +46,12 @@ pub(crate) fn encode_response_head(
     date: impl FnOnce(&mut Vec<u8>),
     out: &mut Vec<u8>,
 ) -> (Framing, bool) {
-    out.extend_from_slice(b"HTTP/1.1 ");
+    // An HTTP/1.0 client is answered in HTTP/1.0 (as hyper's server does).
+    out.extend_from_slice(if request.version == Version::HTTP_10 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
@@ -127,19 +134,6 @@ fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-/// A `Content-Length` value: one decimal number (the upstream client and the error pages
-/// produce nothing else).
-fn parse_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        value
-            .iter()
-            .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0')),
-    )
 }
 
 #[cfg(test)]

@@ -73,6 +73,7 @@ fn an_http10_client_gets_a_body_until_close_or_keep_alive_when_the_length_is_kno
         ..GET_11
     };
     let (text, framing, keep_alive) = encode(200, &[], SizeHint::default(), request);
+    assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
     assert_eq!(framing, Framing::UntilClose);
     assert!(!keep_alive);
     assert!(text.ends_with("connection: close\r\n\r\n"), "{text}");
