@@ -48,6 +48,15 @@
 //!   keep-alive pool; one retry on another endpoint when nothing of the request was sent:
 //!   connect refused or timed out, connection reset before the request was written) → respond
 //!   (hop-by-hop headers removed, HSTS, streamed body, access-log record).
+//! - **Two HTTP/1.1 servers.** An HTTP/1.1 connection (plain, or TLS without ALPN `h2`) starts
+//!   on an inline server run by the connection's own task: it parses request heads with
+//!   `httparse`, calls the handler and writes each response head and its body framing
+//!   (`Content-Length`, chunked, or until close) itself, pipelining included. The first request
+//!   it does not take — one with a body, an upgrade, `Expect`, `CONNECT`, HTTP/2's preface, or
+//!   a malformed or oversized head — hands the connection to hyper's server (hyper-util's auto
+//!   builder, HTTP/1.1 and HTTP/2) with the bytes read so far put back in front, so hyper serves
+//!   that request and the rest of the connection as if it had from the start, with its own
+//!   `400`/`431` answers. TLS connections that chose `h2` go to hyper directly.
 //! - **Two HTTP/1.1 clients.** A request without a body (most `GET`s) goes by an inline
 //!   client driven by the request's own task: its head, `X-Forwarded-*` fields included, is
 //!   written in one write, the response head is parsed with `httparse`, and the response body
@@ -107,6 +116,13 @@ pub mod fuzzing {
             head_request,
             splits,
         );
+    }
+
+    /// Reads `data` as a client's pipelined HTTP/1.1 request heads, whole and in the pieces
+    /// `splits` describes (with small head limits when `small_limits`); panics if the two
+    /// readings differ or a hand-off to hyper would lose bytes.
+    pub fn inline_request(data: &[u8], splits: &[u8], small_limits: bool) {
+        crate::server::inline::split_check::check_split_invariance(data, splits, small_limits);
     }
 }
 

@@ -5,7 +5,7 @@
 //! request it does not take itself. TLS connections that chose HTTP/2 by ALPN, and the admin
 //! listener, are served by hyper from the start.
 
-mod inline;
+pub(crate) mod inline;
 mod rewind;
 
 use std::future::Future;

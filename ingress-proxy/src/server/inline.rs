@@ -16,6 +16,8 @@
 
 mod request;
 mod response;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod split_check;
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};

@@ -174,3 +174,33 @@ proptest! {
         prop_assert_eq!(&buf[..], b"NEXT");
     }
 }
+
+/// Pieces of request streams: valid heads of every kind the reader tells apart, and noise.
+fn stream_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_owned()),
+        Just("HEAD /h?q HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_owned()),
+        Just("GET http://b:1/x HTTP/1.1\r\nConnection: close\r\n\r\n".to_owned()),
+        Just("POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab".to_owned()),
+        Just("GET /u HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n".to_owned()),
+        Just("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_owned()),
+        Just("\r\n".to_owned()),
+        "[ -~]{0,30}(\r\n)?",
+        "GET /[a-z]{0,70} HTTP/1.1\r\n([a-z]{1,3}: [a-z]{0,5}\r\n){0,6}\r\n",
+    ]
+}
+
+proptest! {
+    /// However a stream of pipelined heads is split into reads, the same requests are taken
+    /// and a hand-off passes hyper exactly the bytes not consumed (with the default limits and
+    /// with small ones that heads run into).
+    #[test]
+    fn reads_of_any_size_take_the_same_requests_and_hand_off_the_same_bytes(
+        pieces in proptest::collection::vec(stream_piece(), 0..6),
+        splits in proptest::collection::vec(any::<u8>(), 0..8),
+        small_limits in any::<bool>(),
+    ) {
+        let data = pieces.concat();
+        super::super::split_check::check_split_invariance(data.as_bytes(), &splits, small_limits);
+    }
+}
