@@ -82,7 +82,9 @@ fn read(data: &[u8], limits: HeadLimits, splits: &[u8]) -> Reading {
                     end: End::HandOff(rest),
                 };
             }
-            Parsed::Partial if buf.len() != buffered => panic!("an incomplete head changed the buffer"),
+            Parsed::Partial if buf.len() != buffered => {
+                panic!("an incomplete head changed the buffer")
+            }
             Parsed::Partial if fed == data.len() => {
                 return Reading {
                     taken,
