@@ -1,7 +1,7 @@
 //! The plain-HTTP listener's inline HTTP/1.1 server, on the wire with a raw TCP client:
 //! pipelining, persistence (HTTP/1.0, `Connection: close`), `HEAD`, chunked responses, the
 //! hand-off to hyper mid-connection (a request with a body), hyper's answers to heads the
-//! inline server does not take, the idle timeout and shutdown.
+//! inline server does not take, the idle timeout, and shutdown (idle and in flight).
 
 mod common;
 
@@ -327,6 +327,31 @@ async fn an_idle_connection_closes_when_shutdown_begins() {
     assert_eq!(client.response(false).await.status, 200);
     let stopped = proxy.begin_shutdown();
     assert!(client.closed().await, "the idle connection is closed");
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("run returns once the connection closed")
+        .expect("run task")
+        .expect("run");
+}
+
+#[tokio::test]
+async fn a_response_in_flight_when_shutdown_begins_is_written_with_connection_close() {
+    let (mut proxy, web, _writer) = proxy_with(ProxyConfig::default()).await;
+    let mut client = RawClient::connect(&proxy).await;
+    client.send(get("/hold").as_bytes()).await;
+    tokio::time::timeout(Duration::from_secs(5), web.held.notified())
+        .await
+        .expect("request reached the backend");
+    let stopped = proxy.begin_shutdown();
+    // Let the shutdown signal reach the server before the response is released.
+    let signalled = eventually(|| async { TcpStream::connect(proxy.http).await.is_err() }).await;
+    assert!(signalled, "the listener stopped accepting");
+    web.release.notify_one();
+    let response = client.response(false).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"web");
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.closed().await, "closed after the response");
     tokio::time::timeout(Duration::from_secs(5), stopped)
         .await
         .expect("run returns once the connection closed")
