@@ -3,9 +3,9 @@
 //! split off the buffer and frozen, [`FieldSpans::header_map`] slices the values out of it.
 //!
 //! Shared by the inline HTTP/1.1 server (request heads) and the inline upstream client
-//! (response heads).
+//! (response heads), with the read-buffer policy both use ([`make_read_room`]).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::Version;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -105,6 +105,17 @@ pub(crate) fn parse_length(digits: &[u8]) -> Option<u64> {
             .iter()
             .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0')),
     )
+}
+
+/// How much a connection reads at a time (hyper's initial read buffer size).
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Room to read into: the rest of the current allocation while a useful amount is left, so
+/// most exchanges allocate nothing.
+pub(crate) fn make_read_room(read: &mut BytesMut) {
+    if read.capacity() - read.len() < READ_CHUNK / 8 {
+        read.reserve(READ_CHUNK);
+    }
 }
 
 /// Where `part` (a slice of `buf`) starts in `buf`. Callers keep heads within

@@ -8,9 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ingress_proxy::{Limits, ProxyConfig};
+use ingress_proxy::{Limits, ProxyConfig, ProxyError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 /// A response read off the wire.
 #[derive(Debug)]
@@ -142,6 +143,15 @@ async fn proxy_with(config: ProxyConfig) -> (Proxy, backend::Backend, ingress_co
     let web = backend::start("web", false).await;
     let (writer, reader) = web_table(&[web.address]);
     (Proxy::start(reader, config).await, web, writer)
+}
+
+/// Waits (up to 5 s) for `run` to return after shutdown began, and checks it returned `Ok`.
+async fn run_returns(stopped: JoinHandle<Result<(), ProxyError>>) {
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("run returns once the connection closed")
+        .expect("run task")
+        .expect("run");
 }
 
 fn get(path: &str) -> String {
@@ -327,11 +337,7 @@ async fn an_idle_connection_closes_when_shutdown_begins() {
     assert_eq!(client.response(false).await.status, 200);
     let stopped = proxy.begin_shutdown();
     assert!(client.closed().await, "the idle connection is closed");
-    tokio::time::timeout(Duration::from_secs(5), stopped)
-        .await
-        .expect("run returns once the connection closed")
-        .expect("run task")
-        .expect("run");
+    run_returns(stopped).await;
 }
 
 #[tokio::test]
@@ -352,9 +358,5 @@ async fn a_response_in_flight_when_shutdown_begins_is_written_with_connection_cl
     assert_eq!(response.body, b"web");
     assert_eq!(response.header("connection"), Some("close"));
     assert!(client.closed().await, "closed after the response");
-    tokio::time::timeout(Duration::from_secs(5), stopped)
-        .await
-        .expect("run returns once the connection closed")
-        .expect("run task")
-        .expect("run");
+    run_returns(stopped).await;
 }

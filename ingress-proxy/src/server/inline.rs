@@ -38,12 +38,11 @@ use super::rewind::Rewind;
 use super::{Context, Drained, serve_io};
 use crate::body::{ClientBody, ResponseBody};
 use crate::handler::{self, ClientConnection};
+use crate::head_fields::make_read_room;
 pub(super) use request::HeadLimits;
 use request::{Parsed, parse_request_head};
 use response::{CHUNK_END, Framing, LAST_CHUNK, RequestFacts, encode_chunk_size};
 
-/// How much to read at a time (hyper's initial read buffer size).
-const READ_CHUNK: usize = 8 * 1024;
 /// Body pieces up to this size are copied after the head (one write); larger ones are written
 /// from their own buffer.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -107,9 +106,7 @@ where
                 }
                 Parsed::Partial => {}
             }
-            if read.capacity() - read.len() < READ_CHUNK / 8 {
-                read.reserve(READ_CHUNK);
-            }
+            make_read_room(&mut read);
             let waited = poll_fn(|cx| {
                 match tokio_util::io::poll_read_buf(Pin::new(&mut io), cx, &mut read) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Waited::Closed),

@@ -19,9 +19,7 @@ use super::super::headers::ForwardedFields;
 use super::UpstreamIo;
 use super::pool::Home;
 use super::wire::{self, BodyDecoder, Decoded, WireError};
-
-/// Read buffer space made available before each read.
-const READ_CHUNK: usize = 8 * 1024;
+use crate::head_fields::make_read_room;
 
 /// An HTTP/1.1 connection to an upstream, idle between exchanges.
 #[derive(Debug)]
@@ -121,7 +119,7 @@ impl Connection {
             {
                 break parsed;
             }
-            reserve(&mut self.read);
+            make_read_room(&mut self.read);
             match self.io.read_buf(&mut self.read).await {
                 Ok(0) if !received => {
                     return Err(ExchangeError::NoResponse(
@@ -211,7 +209,7 @@ impl WireBody {
                 }
                 Decoded::NeedMore => {}
             }
-            reserve(&mut connection.read);
+            make_read_room(&mut connection.read);
             let read = tokio_util::io::poll_read_buf(
                 Pin::new(&mut connection.io),
                 cx,
@@ -249,13 +247,5 @@ impl WireBody {
         // A connection with a failed body is in an unknown state: closed by dropping it.
         self.connection = None;
         error
-    }
-}
-
-/// Room to read into: the rest of the current allocation while a useful amount is left, so
-/// most exchanges allocate nothing.
-fn reserve(read: &mut BytesMut) {
-    if read.capacity() - read.len() < READ_CHUNK / 8 {
-        read.reserve(READ_CHUNK);
     }
 }
