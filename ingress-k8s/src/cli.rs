@@ -81,6 +81,10 @@ pub struct Args {
         default_value = "ingress-engine"
     )]
     pub election_namespace: String,
+    /// Turn off the inline HTTP/1.1 fast paths: every request goes through hyper's server and
+    /// client (same answers, more CPU per request; to compare, or to rule them out).
+    #[arg(long)]
+    pub disable_inline_http1: bool,
 }
 
 /// `--log-format`.
@@ -250,13 +254,8 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
             })
         }
     };
-    let served = ingress_proxy::run(
-        listeners,
-        reader,
-        ingress_proxy::ProxyConfig::default(),
-        until(stop.clone()),
-    )
-    .await;
+    let served =
+        ingress_proxy::run(listeners, reader, proxy_config(&args), until(stop.clone())).await;
     let sourced = match source.await {
         Ok(result) => result,
         Err(join) => {
@@ -266,6 +265,14 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
     };
     served?;
     sourced
+}
+
+/// The data plane's configuration: its defaults, with what the flags change.
+fn proxy_config(args: &Args) -> ingress_proxy::ProxyConfig {
+    ingress_proxy::ProxyConfig {
+        inline_http1: !args.disable_inline_http1,
+        ..ingress_proxy::ProxyConfig::default()
+    }
 }
 
 async fn cluster_client(kubeconfig: Option<&PathBuf>) -> Result<kube::Client, CliError> {

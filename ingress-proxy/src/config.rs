@@ -38,6 +38,23 @@ pub struct ProxyConfig {
     /// Passive health: an endpoint that failed to connect is skipped for this long (nginx's
     /// `fail_timeout`, with `max_fails=1`), unless it is the Service's only endpoint.
     pub passive_health_ejection: Duration,
+    /// The inline HTTP/1.1 fast paths, both halves: the inline server (bodiless HTTP/1.1
+    /// requests served by the connection's own task) and the inline client (bodiless requests
+    /// sent upstream without hyper's connection task). Default `true`. With `false`, every
+    /// request goes through hyper's server and client: same behaviour, more CPU per request.
+    /// The integration tests run both ways, and differential tests hold the two to the same
+    /// answers.
+    pub inline_http1: bool,
+    /// Trust the client's `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and
+    /// `X-Forwarded-Port` (ingress-nginx's `use-forwarded-headers`). Default `false`: as
+    /// ingress-nginx, `X-Forwarded-For` is replaced by the peer's address, and the others by
+    /// what this proxy sees; with `true`, the peer's address is appended to the client's
+    /// `X-Forwarded-For` and the client's other values are passed on.
+    pub use_forwarded_headers: bool,
+    /// Pass request header fields whose names contain `_` (ingress-nginx's
+    /// `enable-underscores-in-headers`). Default `false`: such fields are dropped, as nginx
+    /// does (`underscores_in_headers off`), so `X_Auth` cannot pose as `X-Auth` upstream.
+    pub enable_underscores_in_headers: bool,
 }
 
 /// Upstream timeouts (ingress-nginx's `proxy-connect-timeout` / `proxy-read-timeout`).
@@ -128,6 +145,9 @@ impl Default for ProxyConfig {
             https_redirect_port: None,
             upstream_protocols: BTreeMap::new(),
             passive_health_ejection: Duration::from_secs(10),
+            inline_http1: true,
+            use_forwarded_headers: false,
+            enable_underscores_in_headers: false,
         }
     }
 }

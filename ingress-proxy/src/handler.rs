@@ -301,7 +301,7 @@ async fn forward(
     headers::remove_hop_by_hop(&mut parts.headers, upgrade);
     let (body, cell) = RequestBody::new(incoming);
     // The inline client writes the forwarded fields into the request head itself.
-    let inline = upstream::carries_inline(protocol, &body, upgrade);
+    let inline = shared.config.inline_http1 && upstream::carries_inline(protocol, &body, upgrade);
     let forwarded = inline.then_some(ForwardedFields {
         forwarded: &connection.forwarded,
         host: host.as_ref(),

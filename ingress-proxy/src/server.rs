@@ -258,7 +258,10 @@ async fn serve(
     context.shared.metrics.open_connections.inc();
     let client = connection.client;
     match role {
-        Role::Http => inline::serve(stream, connection, &context).await,
+        Role::Http if context.shared.config.inline_http1 => {
+            inline::serve(stream, connection, &context).await
+        }
+        Role::Http => serve_io(stream, connection, &context, false).await,
         Role::Admin => serve_io(stream, connection, &context, true).await,
         Role::Https(acceptor) => {
             let handshake =
@@ -268,7 +271,10 @@ async fn serve(
                 Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
                     serve_io(tls, connection, &context, false).await
                 }
-                Ok(Ok(tls)) => inline::serve(tls, connection, &context).await,
+                Ok(Ok(tls)) if context.shared.config.inline_http1 => {
+                    inline::serve(tls, connection, &context).await
+                }
+                Ok(Ok(tls)) => serve_io(tls, connection, &context, false).await,
                 Ok(Err(error)) => tracing::debug!(%client, %error, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%client, "TLS handshake timed out"),
             }

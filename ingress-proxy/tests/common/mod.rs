@@ -176,7 +176,12 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub async fn start(reader: TableReader, config: ProxyConfig) -> Proxy {
+    /// Starts the proxy. With `INGRESS_PROXY_TEST_INLINE_HTTP1=0` in the environment the
+    /// inline HTTP/1.1 fast paths are off (`.ci/run` runs the suites both ways).
+    pub async fn start(reader: TableReader, mut config: ProxyConfig) -> Proxy {
+        if std::env::var_os("INGRESS_PROXY_TEST_INLINE_HTTP1").is_some_and(|v| v == "0") {
+            config.inline_http1 = false;
+        }
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
         let https = TcpListener::bind("127.0.0.1:0").await.expect("bind https");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
