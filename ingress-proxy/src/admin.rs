@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
-use crate::body::ResponseBody;
+use crate::handler::ResponseBody;
 use crate::handler::Shared;
 
 /// Answers `/healthz`, `/readyz` and `/metrics`; anything else is `404`.

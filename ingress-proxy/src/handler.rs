@@ -1,11 +1,22 @@
-//! The per-request flow, as named phases:
-//! [`resolve`] (normalise host and path, route on one snapshot load) →
-//! redirect check → [`pick`] (endpoint, passive health) → [`forward`] (upstream request,
-//! retry on connect failure) → response (hop-by-hop headers, HSTS, streamed body, access log).
+//! The per-request pipeline, one set of named phases whatever the transport on either side:
+//!
+//! 1. [`request_host`] and [`resolve`]: normalise host and path, route on one snapshot load;
+//! 2. [`check_request`]: requests no route can serve (`CONNECT`, a missing or repeated
+//!    `Host`), then the HTTP→HTTPS redirect;
+//! 3. [`forward`]: pick an endpoint (passive health);
+//! 4. the upstream request: hop-by-hop and underscore fields removed, `X-Forwarded-*` decided
+//!    ([`headers`]), origin-form target;
+//! 5. [`attempts`]: send through the upstream layer, which chooses the transport, and retry by
+//!    the one policy ([`upstream::Failure::retry`]);
+//! 6. [`respond`]: framing and hop-by-hop fields dropped, tunnels for upgrades, the streamed
+//!    body with its read timeout and access record ([`ResponseBody`]); HSTS in [`handle`].
+//!
+//! A per-route policy belongs in one of these phases, once.
 
 mod balance;
 mod headers;
 mod pages;
+mod response_body;
 mod upgrade;
 pub(crate) mod upstream;
 
@@ -14,21 +25,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use hyper::upgrade::OnUpgrade;
 use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, TableReader, Target};
 use std::time::Instant;
 
 use crate::access_log::AccessRecord;
-use crate::body::{ClientBody, RequestBody, ResponseBody};
+use crate::body::{ClientBody, RequestBody};
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
 use crate::error::ProxyError;
 use crate::metrics::{Metrics, RouteLabels};
-use balance::EndpointPicker;
+use balance::{EndpointPicker, Pick};
 use headers::{Forwarded, ForwardedFields};
 use pages::Failure;
-use upstream::{Exchange, PeerKey, Upstream};
-pub(crate) use upstream::{Loan, WireBody, WireBodyError};
+pub(crate) use response_body::ResponseBody;
+use upstream::{Exchange, FailureKind, Outgoing, PeerKey, Retry, Upstream, UpstreamBody};
 
 /// State shared by every connection of every listener.
 #[derive(Debug)]
@@ -172,29 +184,34 @@ pub(crate) async fn handle(
         metrics: shared.metrics.clone(),
     });
 
-    let mut response = match redirect_target(
-        &shared,
-        &connection,
-        &resolved,
-        host.as_ref(),
-        request.uri(),
-    ) {
-        Some(location) => pages::redirect(location),
-        None => match &resolved.destination {
-            Destination::NotFound => Failure::NoRoute.response(),
-            Destination::Resource => Failure::ResourceBackend.response(),
-            Destination::Service(backend) => forward(
-                &shared,
-                &connection,
-                backend,
-                host,
-                request,
-                start,
-                &mut record,
-            )
-            .await
-            .unwrap_or_else(Failure::response),
-        },
+    let checked = check_request(&request).and_then(|()| {
+        match redirect_target(
+            &shared,
+            &connection,
+            &resolved,
+            host.as_ref(),
+            request.uri(),
+        ) {
+            Some(location) => Err(Answer::Redirect(location)),
+            None => Ok(()),
+        }
+    });
+    let mut response = match (checked, &resolved.destination) {
+        (Err(Answer::Failure(failure)), _) => failure.response(),
+        (Err(Answer::Redirect(location)), _) => pages::redirect(location),
+        (Ok(()), Destination::NotFound) => Failure::NoRoute.response(),
+        (Ok(()), Destination::Resource) => Failure::ResourceBackend.response(),
+        (Ok(()), Destination::Service(backend)) => forward(
+            &shared,
+            &connection,
+            backend,
+            host,
+            request,
+            start,
+            &mut record,
+        )
+        .await
+        .unwrap_or_else(Failure::response),
     };
     if connection.https
         && resolved.https_redirect
@@ -207,6 +224,31 @@ pub(crate) async fn handle(
     record.status = response.status().as_u16();
     response.body_mut().set_record(record);
     Ok(response)
+}
+
+/// What the proxy answers itself, before any upstream is involved.
+enum Answer {
+    Failure(Failure),
+    Redirect(HeaderValue),
+}
+
+/// Phase 0: requests no route can serve. `CONNECT` asks for a tunnel to a named host (`405`);
+/// an HTTP/1.1 request needs exactly one `Host`, an HTTP/1.0 one at most one (RFC 9112
+/// §3.2: `400`). Checked here, once, for every server (inline or hyper's).
+fn check_request<B>(request: &Request<B>) -> Result<(), Answer> {
+    if request.method() == Method::CONNECT {
+        return Err(Answer::Failure(Failure::Connect));
+    }
+    let http1 = request.version() == Version::HTTP_11 || request.version() == Version::HTTP_10;
+    if http1 {
+        let mut hosts = request.headers().get_all(header::HOST).iter();
+        let (first, second) = (hosts.next(), hosts.next());
+        let required = request.version() == Version::HTTP_11;
+        if second.is_some() || (required && first.is_none()) {
+            return Err(Answer::Failure(Failure::BadHost));
+        }
+    }
+    Ok(())
 }
 
 /// Phase 1: the host to route on — the absolute-form/`:authority` authority, else `Host`.
@@ -271,8 +313,8 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// Phases 3 and 4: pick an endpoint, forward, retry once on another endpoint if nothing of
-/// the request was sent, and turn the upstream response into the client's.
+/// Phases 3 to 5: pick an endpoint, ready the upstream request, run the attempts, and turn
+/// the upstream response into the client's.
 async fn forward(
     shared: &Shared,
     connection: &ClientConnection,
@@ -294,27 +336,33 @@ async fn forward(
         Endpoints::Ready(_) | Endpoints::Unavailable(_) => return Err(Failure::NoEndpoints),
     };
 
+    // Phase 4: the upstream request, the same for every transport.
     let upgrade =
         request.version() == Version::HTTP_11 && headers::is_upgrade_request(request.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, incoming) = request.into_parts();
-    headers::remove_hop_by_hop(&mut parts.headers, upgrade);
-    let (body, cell) = RequestBody::new(incoming);
-    // The inline client writes the forwarded fields into the request head itself.
-    let inline = shared.config.inline_http1 && upstream::carries_inline(protocol, &body, upgrade);
-    let forwarded = inline.then_some(ForwardedFields {
-        forwarded: &connection.forwarded,
-        host: host.as_ref(),
-    });
-    if !inline {
-        headers::set_forwarded(&mut parts.headers, &connection.forwarded, host.as_ref());
-    }
+    let client_forwarded = headers::prepare_request(
+        &mut parts.headers,
+        upgrade,
+        shared.config.enable_underscores_in_headers,
+    );
+    let forwarded = ForwardedFields::new(
+        &connection.forwarded,
+        host.as_ref(),
+        client_forwarded,
+        shared.config.use_forwarded_headers,
+    );
     if (parts.uri.authority().is_some() || !parts.headers.contains_key(header::HOST))
         && let Some(host) = &host
     {
         parts.headers.insert(header::HOST, host.clone());
     }
+    let (body, cell) = RequestBody::new(incoming);
     record.request_body = cell.clone();
+    let outgoing = Outgoing {
+        forwarded,
+        request_body: cell,
+    };
     let mut upstream_request = Request::new(body);
     *upstream_request.method_mut() = parts.method;
     *upstream_request.version_mut() = match protocol {
@@ -324,64 +372,103 @@ async fn forward(
     *upstream_request.uri_mut() = origin_form(parts.uri);
     *upstream_request.headers_mut() = parts.headers;
 
-    record.upstream = first.address();
-    let mut peer = first;
-    let mut retried = false;
-    // One `send` call site, so the request's future holds one attempt's state, not two.
-    let result = loop {
-        let mut result = shared
-            .upstream
-            .send(
-                protocol,
-                peer,
-                upstream_request,
-                cell.clone(),
-                forwarded.as_ref(),
-            )
-            .await;
-        let Err(failed) = &mut result else {
-            break result;
-        };
-        let Some(unsent) = failed.unsent.take() else {
-            break result;
-        };
-        // Nothing was sent (the body is unread): the endpoint is at fault (passive health),
-        // and the request may go to another one, once.
-        shared.metrics.upstream_connect_failures.inc();
-        let now = Instant::now();
-        let Some(pick) = pick.as_mut() else {
-            break result;
-        };
-        pick.failed(now);
-        let retry = if retried { None } else { pick.next(now) };
-        match retry {
-            Some(address) => {
-                tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = %address, "upstream request not sent; retrying");
-                shared.metrics.upstream_retries.inc();
-                record.upstream = Some(address);
-                retried = true;
-                peer = PeerKey::Address(address);
-                upstream_request = *unsent;
-            }
-            None => break result,
-        }
-    };
-    let Exchange { mut response } = match result {
-        Ok(exchange) => exchange,
-        Err(failed) => {
-            tracing::debug!(error = %failed.error, upstream = ?record.upstream, "upstream request failed");
-            record.body_error = Some(failed.error.to_string());
-            return Err(if failed.error.is_timeout() {
-                Failure::UpstreamTimeout
-            } else {
-                Failure::UpstreamFailed
-            });
-        }
-    };
-    if let Some(pick) = &pick {
-        pick.succeeded();
-    }
+    let Exchange { response } = attempts(
+        shared,
+        protocol,
+        pick.as_mut(),
+        first,
+        upstream_request,
+        &outgoing,
+        record,
+    )
+    .await?;
+    Ok(respond(shared, response, client_upgrade))
+}
 
+/// The attempt loop: sends, and after a failure asks the one retry policy
+/// ([`upstream::Failure::retry`]) whether to go again, on the same endpoint (a stale pooled
+/// connection) or on another (nothing was sent). Passive health hears of endpoints that
+/// could not take the request, and of the one that answered.
+async fn attempts(
+    shared: &Shared,
+    protocol: UpstreamProtocol,
+    mut pick: Option<&mut Pick>,
+    first: PeerKey,
+    mut request: Request<RequestBody>,
+    outgoing: &Outgoing,
+    record: &mut AccessRecord,
+) -> Result<Exchange, Failure> {
+    let idempotent = request.method().is_idempotent();
+    let (mut peer, mut fresh, mut retried) = (first, false, false);
+    record.upstream = peer.address();
+    // One `send` call site, so the request's future holds one attempt's state, not two.
+    loop {
+        let failed = match shared
+            .upstream
+            .send(protocol, peer.clone(), request, outgoing, fresh)
+            .await
+        {
+            Ok(exchange) => {
+                if let Some(pick) = &pick {
+                    pick.succeeded();
+                }
+                return Ok(exchange);
+            }
+            Err(failed) => failed,
+        };
+        let now = Instant::now();
+        if failed.endpoint_unreachable() {
+            shared.metrics.upstream_connect_failures.inc();
+            if let Some(pick) = pick.as_deref() {
+                pick.failed(now);
+            }
+        }
+        let next = match failed.retry(idempotent, retried) {
+            Retry::SameEndpoint => {
+                fresh = true;
+                Some(peer.clone())
+            }
+            Retry::OtherEndpoint => {
+                fresh = false;
+                retried = true;
+                pick.as_deref_mut()
+                    .and_then(|pick| pick.next(now))
+                    .map(PeerKey::Address)
+            }
+            Retry::No => None,
+        };
+        match (next, failed.request) {
+            (Some(next), Some(unsent)) => {
+                tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = ?next, "upstream attempt failed; retrying");
+                if next != peer {
+                    shared.metrics.upstream_retries.inc();
+                }
+                peer = next;
+                record.upstream = peer.address();
+                request = *unsent;
+            }
+            _ => {
+                tracing::debug!(error = %failed.error, upstream = ?record.upstream, "upstream request failed");
+                record.body_error = Some(failed.error.to_string());
+                return Err(match failed.error.kind() {
+                    FailureKind::ClientBody => Failure::BadRequestBody,
+                    _ if failed.error.status() == StatusCode::GATEWAY_TIMEOUT => {
+                        Failure::UpstreamTimeout
+                    }
+                    _ => Failure::UpstreamFailed,
+                });
+            }
+        }
+    }
+}
+
+/// Phase 5: the upstream's response for the client — framing and hop-by-hop fields are this
+/// hop's; a `101` to an upgrade request becomes a tunnel.
+fn respond(
+    shared: &Shared,
+    mut response: Response<UpstreamBody>,
+    client_upgrade: Option<OnUpgrade>,
+) -> Response<ResponseBody> {
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
         // The connection becomes a tunnel: it never goes back to the pool (dropping the body
@@ -389,15 +476,15 @@ async fn forward(
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         upgrade::spawn_tunnel(client_upgrade, upstream_upgrade);
         let (mut parts, _) = response.into_parts();
-        headers::remove_hop_by_hop(&mut parts.headers, true);
-        return Ok(Response::from_parts(parts, ResponseBody::empty()));
+        headers::prepare_response(&mut parts.headers, true);
+        return Response::from_parts(parts, ResponseBody::empty());
     }
     let (mut parts, body) = response.into_parts();
-    headers::remove_hop_by_hop(&mut parts.headers, false);
-    Ok(Response::from_parts(
+    headers::prepare_response(&mut parts.headers, false);
+    Response::from_parts(
         parts,
         ResponseBody::upstream(body, shared.config.timeouts.read),
-    ))
+    )
 }
 
 impl PeerKey {

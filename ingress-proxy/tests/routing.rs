@@ -144,7 +144,8 @@ async fn forwarding_headers_are_set_and_hop_by_hop_headers_removed() {
     );
     assert_eq!(
         answer.header("x-seen-x-forwarded-for"),
-        "198.51.100.1, 127.0.0.1"
+        "127.0.0.1",
+        "the client's X-Forwarded-For is replaced (ingress-nginx's default)"
     );
     assert_eq!(answer.header("x-seen-x-real-ip"), "127.0.0.1");
     assert_eq!(answer.header("x-seen-x-forwarded-proto"), "http");
@@ -163,6 +164,76 @@ async fn forwarding_headers_are_set_and_hop_by_hop_headers_removed() {
         answer.headers.get("x-hop").is_none(),
         "response hop-by-hop header removed"
     );
+}
+
+/// Sends a request whose client claims forwarded fields, and returns what the upstream saw.
+async fn spoofed_forwarded_fields(config: ProxyConfig) -> Answer {
+    let web = backend::start("web", false).await;
+    let (_writer, reader) = web_table(&[web.address]);
+    let proxy = Proxy::start(reader, config).await;
+    let request = Request::get(format!("http://{}/", proxy.http))
+        .header("host", "a.example")
+        .header("x-forwarded-for", "198.51.100.1")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "public.example")
+        .header("x-forwarded-port", "443")
+        .header("x-real-ip", "198.51.100.1")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let answer = send(&http1_client(), request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    answer
+}
+
+#[tokio::test]
+async fn untrusted_forwarded_fields_are_replaced() {
+    let answer = spoofed_forwarded_fields(ProxyConfig::default()).await;
+    assert_eq!(answer.header("x-seen-x-forwarded-for"), "127.0.0.1");
+    assert_eq!(answer.header("x-seen-x-real-ip"), "127.0.0.1");
+    assert_eq!(answer.header("x-seen-x-forwarded-proto"), "http");
+    assert_eq!(answer.header("x-seen-x-forwarded-host"), "a.example");
+}
+
+#[tokio::test]
+async fn trusted_forwarded_fields_are_kept_and_extended() {
+    let config = ProxyConfig {
+        use_forwarded_headers: true,
+        ..ProxyConfig::default()
+    };
+    let answer = spoofed_forwarded_fields(config).await;
+    assert_eq!(
+        answer.header("x-seen-x-forwarded-for"),
+        "198.51.100.1, 127.0.0.1"
+    );
+    assert_eq!(answer.header("x-seen-x-real-ip"), "127.0.0.1");
+    assert_eq!(answer.header("x-seen-x-forwarded-proto"), "https");
+    assert_eq!(answer.header("x-seen-x-forwarded-host"), "public.example");
+    assert_eq!(answer.header("x-seen-x-forwarded-port"), "443");
+}
+
+#[tokio::test]
+async fn header_names_with_underscores_are_dropped_unless_enabled() {
+    for (enabled, expected) in [(false, ""), (true, "yes")] {
+        let web = backend::start("web", false).await;
+        let (_writer, reader) = web_table(&[web.address]);
+        let config = ProxyConfig {
+            enable_underscores_in_headers: enabled,
+            ..ProxyConfig::default()
+        };
+        let proxy = Proxy::start(reader, config).await;
+        let request = Request::get(format!("http://{}/", proxy.http))
+            .header("host", "a.example")
+            .header("x_underscore", "yes")
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let answer = send(&http1_client(), request).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            answer.header("x-seen-x_underscore"),
+            expected,
+            "enabled={enabled}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -265,3 +265,31 @@ async fn a_body_cut_short_is_not_passed_off_as_whole() {
         assert!(body.len() < 100, "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_content_length_beside_transfer_encoding_never_reaches_the_client() {
+    // RFC 9112 §6.3: Transfer-Encoding frames the message; the length is not the body's.
+    let backend = scripted(|_, _| {
+        Action::Reply(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+                .to_vec(),
+        )
+    })
+    .await;
+    let (_writer, proxy) = proxy_to(&backend).await;
+    let client = http1_client();
+    for _ in 0..2 {
+        let answer = get(&client, proxy.http, "a.example", "/").await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            answer.body, "hello world",
+            "the whole body, as chunked framed it"
+        );
+        assert_ne!(
+            answer.header("content-length"),
+            "3",
+            "the upstream's length is gone"
+        );
+    }
+}

@@ -1,4 +1,18 @@
-//! Header rewriting: hop-by-hop headers removed both ways, `X-Forwarded-*` and `X-Real-IP` set.
+//! Header rewriting, the same for every transport: hop-by-hop fields removed both ways,
+//! request fields with `_` in their names dropped (unless enabled), a response's
+//! `Content-Length` dropped when it also had `Transfer-Encoding`, and the `X-Forwarded-*`
+//! fields decided once per request ([`ForwardedFields`]) and then written by whichever client
+//! carries the request.
+//!
+//! Forwarded fields, as ingress-nginx sets them:
+//!
+//! | field | default | `use-forwarded-headers` |
+//! |---|---|---|
+//! | `X-Forwarded-For` | the peer's address (the client's value is replaced) | the client's list, then the peer |
+//! | `X-Real-IP` | the peer's address | the peer's address |
+//! | `X-Forwarded-Proto` | `http` / `https` as received | the client's, else as received |
+//! | `X-Forwarded-Host` | the request's host | the client's, else the request's host |
+//! | `X-Forwarded-Port` | the listener's port | the client's, else the listener's port |
 
 use std::net::IpAddr;
 
@@ -14,6 +28,33 @@ pub(crate) struct Forwarded {
     port: HeaderValue,
 }
 
+/// The `X-Forwarded-*` and `X-Real-IP` values of one request.
+#[derive(Debug, Clone)]
+pub(crate) struct ForwardedFields {
+    for_: HeaderValue,
+    real_ip: HeaderValue,
+    proto: HeaderValue,
+    host: Option<HeaderValue>,
+    port: HeaderValue,
+}
+
+/// The forwarded fields a client sent (taken out of its request; used only when trusted).
+#[derive(Debug, Default)]
+pub(crate) struct ClientForwarded {
+    for_: Vec<HeaderValue>,
+    proto: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+    port: Option<HeaderValue>,
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
 impl Forwarded {
     pub(crate) fn new(client: IpAddr, https: bool, local_port: u16) -> Self {
         Forwarded {
@@ -24,13 +65,74 @@ impl Forwarded {
     }
 }
 
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+impl ForwardedFields {
+    /// The fields for a request to `host` on `connection`; with `trusted`, the client's own
+    /// values (`client`) are kept as the module docs say.
+    pub(crate) fn new(
+        connection: &Forwarded,
+        host: Option<&HeaderValue>,
+        client: ClientForwarded,
+        trusted: bool,
+    ) -> Self {
+        let mut fields = ForwardedFields {
+            for_: connection.client.clone(),
+            real_ip: connection.client.clone(),
+            proto: connection.proto.clone(),
+            host: host.cloned(),
+            port: connection.port.clone(),
+        };
+        if !trusted {
+            return fields;
+        }
+        if !client.for_.is_empty() {
+            let mut joined = BytesMut::new();
+            for value in &client.for_ {
+                joined.put_slice(value.as_bytes());
+                joined.put_slice(b", ");
+            }
+            joined.put_slice(connection.client.as_bytes());
+            if let Ok(value) = HeaderValue::from_maybe_shared(joined.freeze()) {
+                fields.for_ = value;
+            }
+        }
+        fields.proto = client.proto.unwrap_or(fields.proto);
+        fields.host = client.host.or(fields.host);
+        fields.port = client.port.unwrap_or(fields.port);
+        fields
+    }
+
+    /// The fields as `(name, value)` pairs, in the order they are written.
+    fn pairs(&self) -> impl Iterator<Item = (&'static HeaderName, &HeaderValue)> {
+        [
+            (&X_FORWARDED_FOR, Some(&self.for_)),
+            (&X_REAL_IP, Some(&self.real_ip)),
+            (&X_FORWARDED_PROTO, Some(&self.proto)),
+            (&X_FORWARDED_PORT, Some(&self.port)),
+            (&X_FORWARDED_HOST, self.host.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// Sets the fields in a request's header map (hyper's clients).
+    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+        // Up to five new names: grow the table once rather than once per insert.
+        headers.reserve(5);
+        for (name, value) in self.pairs() {
+            headers.insert(name, value.clone());
+        }
+    }
+
+    /// Writes the fields as `name: value` lines of a request head (the inline client).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        for (name, value) in self.pairs() {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
 
 /// Whether the request asks for an HTTP/1.1 protocol upgrade (`Connection: upgrade` + `Upgrade`).
 pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
@@ -46,18 +148,64 @@ fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Removes hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
-/// `Keep-Alive`, `Proxy-Connection`, `TE` (except `trailers`, which gRPC needs), `Trailer`,
-/// `Transfer-Encoding` and `Upgrade`. With `upgrade`, `Upgrade` and `Connection: upgrade`
-/// are kept so the upstream (or the client) sees the protocol switch.
-pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // Most messages carry none of them: one pass over the names instead of a lookup per name.
-    if !headers.keys().any(is_hop_by_hop) {
-        if upgrade {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        }
-        return;
+/// Readies a client's request fields for the upstream: hop-by-hop fields removed (see
+/// [`remove_hop_by_hop`]), names with `_` dropped unless `underscores` allows them, and the
+/// client's forwarded fields taken out (returned, for [`ForwardedFields::new`]).
+pub(crate) fn prepare_request(
+    headers: &mut HeaderMap,
+    upgrade: bool,
+    underscores: bool,
+) -> ClientForwarded {
+    // Most requests carry none of these: one pass over the names decides what to do.
+    let (mut hop, mut underscore, mut forwarded) = (false, false, false);
+    for name in headers.keys() {
+        hop |= is_hop_by_hop(name);
+        underscore |= name.as_str().contains('_');
+        forwarded |= is_forwarded(name);
     }
+    if hop || upgrade {
+        remove_hop_by_hop(headers, upgrade);
+    }
+    if underscore && !underscores {
+        let named: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().contains('_'))
+            .cloned()
+            .collect();
+        for name in named {
+            headers.remove(&name);
+        }
+    }
+    let mut client = ClientForwarded::default();
+    if forwarded {
+        if let header::Entry::Occupied(entry) = headers.entry(&X_FORWARDED_FOR) {
+            client.for_ = entry.remove_entry_mult().1.collect();
+        }
+        client.proto = headers.remove(&X_FORWARDED_PROTO);
+        client.host = headers.remove(&X_FORWARDED_HOST);
+        client.port = headers.remove(&X_FORWARDED_PORT);
+        headers.remove(&X_REAL_IP);
+    }
+    client
+}
+
+/// Readies an upstream's response fields for the client: a `Content-Length` beside
+/// `Transfer-Encoding` is dropped (RFC 9112 §6.3: the transfer coding framed the message, the
+/// length is not the body's), then hop-by-hop fields are removed.
+pub(crate) fn prepare_response(headers: &mut HeaderMap, upgrade: bool) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    if upgrade || headers.keys().any(is_hop_by_hop) {
+        remove_hop_by_hop(headers, upgrade);
+    }
+}
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
+/// `Keep-Alive`, `Proxy-Connection`, `TE` (unless every `TE` line is `trailers`, which gRPC
+/// needs), `Trailer`, `Transfer-Encoding` and `Upgrade`. With `upgrade`, `Upgrade` and
+/// `Connection: upgrade` are kept so the upstream (or the client) sees the protocol switch.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -77,10 +225,11 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     headers.remove(&PROXY_CONNECTION);
     headers.remove(header::TRAILER);
     headers.remove(header::TRANSFER_ENCODING);
-    if headers
-        .get(header::TE)
-        .is_some_and(|te| !te.as_bytes().eq_ignore_ascii_case(b"trailers"))
-    {
+    let te_trailers_only = headers
+        .get_all(header::TE)
+        .iter()
+        .all(|te| te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"trailers"));
+    if !te_trailers_only {
         headers.remove(header::TE);
     }
     if upgrade {
@@ -101,85 +250,15 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
         || name == PROXY_CONNECTION
 }
 
-/// Sets `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host`,
-/// `X-Forwarded-Port` and `X-Real-IP`.
-pub(crate) fn set_forwarded(
-    headers: &mut HeaderMap,
-    forwarded: &Forwarded,
-    host: Option<&HeaderValue>,
-) {
-    // Up to five new names: grow the table once rather than once per insert.
-    headers.reserve(5);
-    let client = &forwarded.client;
-    let combined = if headers.contains_key(&X_FORWARDED_FOR) {
-        let mut joined = BytesMut::new();
-        for value in headers.get_all(&X_FORWARDED_FOR) {
-            joined.put_slice(value.as_bytes());
-            joined.put_slice(b", ");
-        }
-        joined.put_slice(client.as_bytes());
-        HeaderValue::from_maybe_shared(joined.freeze()).ok()
-    } else {
-        None
-    };
-    headers.insert(&X_FORWARDED_FOR, combined.unwrap_or_else(|| client.clone()));
-    headers.insert(&X_REAL_IP, client.clone());
-    headers.insert(&X_FORWARDED_PROTO, forwarded.proto.clone());
-    headers.insert(&X_FORWARDED_PORT, forwarded.port.clone());
-    match host {
-        Some(host) => {
-            headers.insert(&X_FORWARDED_HOST, host.clone());
-        }
-        None => {
-            headers.remove(&X_FORWARDED_HOST);
-        }
-    }
-}
-
-/// The `X-Forwarded-*` and `X-Real-IP` fields of one request, written straight into an
-/// HTTP/1.1 request head (by the inline client) instead of being inserted into the header map:
-/// the same fields [`set_forwarded`] sets.
-#[derive(Debug)]
-pub(crate) struct ForwardedFields<'a> {
-    pub(crate) forwarded: &'a Forwarded,
-    pub(crate) host: Option<&'a HeaderValue>,
-}
-
-impl ForwardedFields<'_> {
-    /// Whether the client's field `name` is one these replace (or, `X-Forwarded-For`, extend).
-    pub(crate) fn replaces(name: &HeaderName) -> bool {
-        let name = name.as_str();
-        name.starts_with("x-")
-            && (name == X_FORWARDED_FOR
-                || name == X_REAL_IP
-                || name == X_FORWARDED_PROTO
-                || name == X_FORWARDED_PORT
-                || name == X_FORWARDED_HOST)
-    }
-
-    /// Writes the fields as `name: value` lines; `client` holds the client's header fields.
-    pub(crate) fn encode(&self, client: &HeaderMap, out: &mut Vec<u8>) {
-        let line = |out: &mut Vec<u8>, name: &HeaderName, value: &[u8]| {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
-        let client_ip = self.forwarded.client.as_bytes();
-        out.extend_from_slice(b"x-forwarded-for: ");
-        for value in client.get_all(&X_FORWARDED_FOR) {
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b", ");
-        }
-        out.extend_from_slice(client_ip);
-        out.extend_from_slice(b"\r\n");
-        line(out, &X_REAL_IP, client_ip);
-        line(out, &X_FORWARDED_PROTO, self.forwarded.proto.as_bytes());
-        line(out, &X_FORWARDED_PORT, self.forwarded.port.as_bytes());
-        if let Some(host) = self.host {
-            line(out, &X_FORWARDED_HOST, host.as_bytes());
-        }
-    }
+/// The names [`ForwardedFields`] writes.
+fn is_forwarded(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name.starts_with("x-")
+        && (name == X_FORWARDED_FOR
+            || name == X_REAL_IP
+            || name == X_FORWARDED_PROTO
+            || name == X_FORWARDED_PORT
+            || name == X_FORWARDED_HOST)
 }
 
 fn ip_header_value(ip: IpAddr) -> HeaderValue {
@@ -192,76 +271,5 @@ fn ip_header_value(ip: IpAddr) -> HeaderValue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
-
-    #[test]
-    fn hop_by_hop_headers_and_connection_tokens_are_removed() {
-        let mut map = headers(&[
-            ("connection", "keep-alive, x-secret"),
-            ("keep-alive", "timeout=5"),
-            ("x-secret", "1"),
-            ("transfer-encoding", "chunked"),
-            ("upgrade", "websocket"),
-            ("te", "gzip"),
-            ("accept", "*/*"),
-        ]);
-        remove_hop_by_hop(&mut map, false);
-        let names: Vec<_> = map.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["accept"]);
-    }
-
-    #[test]
-    fn te_trailers_survives_for_grpc() {
-        let mut map = headers(&[("te", "trailers")]);
-        remove_hop_by_hop(&mut map, false);
-        assert_eq!(
-            map.get("te").map(HeaderValue::as_bytes),
-            Some(&b"trailers"[..])
-        );
-    }
-
-    #[test]
-    fn upgrade_requests_keep_upgrade_and_connection() {
-        let mut map = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        assert!(is_upgrade_request(&map));
-        remove_hop_by_hop(&mut map, true);
-        assert_eq!(
-            map.get("upgrade").map(HeaderValue::as_bytes),
-            Some(&b"websocket"[..])
-        );
-        assert_eq!(
-            map.get("connection").map(HeaderValue::as_bytes),
-            Some(&b"upgrade"[..])
-        );
-    }
-
-    #[test]
-    fn forwarded_for_is_appended_and_the_rest_replaced() {
-        let mut map = headers(&[
-            ("x-forwarded-for", "10.0.0.1"),
-            ("x-forwarded-proto", "spoofed"),
-            ("x-real-ip", "spoofed"),
-        ]);
-        let forwarded = Forwarded::new("192.0.2.7".parse().expect("ip"), true, 8443);
-        set_forwarded(
-            &mut map,
-            &forwarded,
-            Some(&HeaderValue::from_static("a.example:8443")),
-        );
-        assert_eq!(map["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
-        assert_eq!(map["x-real-ip"], "192.0.2.7");
-        assert_eq!(map["x-forwarded-proto"], "https");
-        assert_eq!(map["x-forwarded-port"], "8443");
-        assert_eq!(map["x-forwarded-host"], "a.example:8443");
-        assert_eq!(map.get_all("x-forwarded-for").iter().count(), 1);
-    }
-}
+#[path = "headers_tests.rs"]
+mod tests;

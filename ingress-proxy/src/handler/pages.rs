@@ -2,11 +2,18 @@
 
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::body::ResponseBody;
+use super::response_body::ResponseBody;
 
 /// Why the proxy answered itself instead of the upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
+    /// An HTTP/1.1 request without exactly one `Host`, or an HTTP/1.0 one with several
+    /// (RFC 9112 §3.2).
+    BadHost,
+    /// `CONNECT`: this proxy routes requests, it does not open tunnels to named hosts.
+    Connect,
+    /// The client's request body could not be read (malformed framing, cut short).
+    BadRequestBody,
     /// No Ingress rule and no default backend matched (built-in default backend).
     NoRoute,
     /// The matched Service, its port or its ready endpoints are missing.
@@ -22,6 +29,8 @@ pub(crate) enum Failure {
 impl Failure {
     pub(crate) fn status(self) -> StatusCode {
         match self {
+            Failure::BadHost | Failure::BadRequestBody => StatusCode::BAD_REQUEST,
+            Failure::Connect => StatusCode::METHOD_NOT_ALLOWED,
             Failure::NoRoute => StatusCode::NOT_FOUND,
             Failure::NoEndpoints | Failure::ResourceBackend => StatusCode::SERVICE_UNAVAILABLE,
             Failure::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -31,6 +40,13 @@ impl Failure {
 
     fn message(self) -> &'static str {
         match self {
+            Failure::BadHost => {
+                "400 Bad Request: an HTTP/1.1 request needs exactly one Host header field\n"
+            }
+            Failure::Connect => "405 Method Not Allowed: CONNECT is not supported here\n",
+            Failure::BadRequestBody => {
+                "400 Bad Request: the request body could not be read (malformed or cut short)\n"
+            }
             Failure::NoRoute => {
                 "404 Not Found: no Ingress rule matches this host and path (default backend)\n"
             }
@@ -53,10 +69,18 @@ impl Failure {
     pub(crate) fn response(self) -> Response<ResponseBody> {
         let mut response = Response::new(ResponseBody::full(self.message()));
         *response.status_mut() = self.status();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if self == Failure::Connect {
+            // RFC 9110 §15.5.6: a 405 lists the methods the target supports.
+            headers.insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            );
+        }
         response
     }
 }
@@ -76,6 +100,9 @@ mod tests {
     #[test]
     fn every_page_starts_with_its_status_code() {
         for failure in [
+            Failure::BadHost,
+            Failure::Connect,
+            Failure::BadRequestBody,
             Failure::NoRoute,
             Failure::NoEndpoints,
             Failure::ResourceBackend,

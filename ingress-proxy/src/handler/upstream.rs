@@ -1,12 +1,21 @@
-//! The forwarding client: hyper's connection-level HTTP/1.1 and HTTP/2 clients over pooled
-//! keep-alive TCP connections to upstream peers.
+//! The upstream layer: one attempt of one request on one connection, with the transport
+//! chosen here — the inline HTTP/1.1 client, hyper's HTTP/1.1 client, or hyper's HTTP/2
+//! client — so the handler never asks which one carried its request.
 //!
-//! One attempt ([`Upstream::send`]) reuses an idle connection to the peer when there is one and
-//! opens a new one otherwise. A pooled connection that turns out to be closed before the request
-//! went out is skipped; a request that was not sent at all (connect refused or timed out, a new
-//! connection reset before the request was written) comes back to the caller with the error,
-//! so it can be retried on another endpoint.
+//! [`Upstream::send`] reuses an idle connection to the peer when there is one (unless asked
+//! for a fresh one) and opens a new one otherwise, writes the request with its
+//! `X-Forwarded-*` fields, and waits for the response head within the read timeout. A failed
+//! attempt comes back as a [`Failure`] classified by [`FailureKind`], with the request when
+//! it can be sent again; [`Failure::retry`] is the one retry policy, applied by the handler's
+//! attempt loop.
+//!
+//! Transport choice: HTTP/2 (`H2c`, `H2`) goes by hyper's HTTP/2 client; an HTTP/1.1 request
+//! without a body and without an upgrade goes by the inline client ([`h1`]) unless
+//! [`ProxyConfig::inline_http1`] is off; everything else by hyper's HTTP/1.1 client, which
+//! streams both bodies at once.
 
+mod body;
+mod failure;
 mod h1;
 mod pool;
 mod tls;
@@ -19,18 +28,18 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
-use hyper::client::conn::{TrySendError, http1, http2};
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio_util::either::Either;
 
 use super::headers::ForwardedFields;
-use crate::body::{RequestBody, UpstreamBody};
+use crate::body::{BodyCell, RequestBody};
 use crate::coarse_timer::{self, CoarseTimer};
 use crate::config::{ProxyConfig, UpstreamProtocol};
-pub(crate) use h1::{WireBody, WireBodyError};
-use pool::Home;
-use pool::PoolKey;
+pub(crate) use body::{UpstreamBody, UpstreamBodyError};
+pub(crate) use failure::{Failure, FailureKind, Retry, UpstreamError};
+use pool::{Home, PoolKey};
 pub(crate) use pool::{Loan, PeerKey, Pool};
 use tls::UpstreamTls;
 
@@ -50,34 +59,18 @@ pub(crate) struct Upstream {
     connect_timeout: Duration,
     /// Time allowed for the response head (includes connecting).
     read_timeout: Duration,
+    /// Whether bodiless HTTP/1.1 requests may take the inline client.
+    inline: bool,
 }
 
-/// Why an upstream attempt failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum UpstreamError {
-    /// No connection could be made; nothing was sent.
-    #[error("connecting to the upstream: {0}")]
-    Connect(#[source] io::Error),
-    /// The connection closed before the request was written; nothing was sent.
-    #[error("upstream connection closed before the request was sent: {0}")]
-    NotSent(#[source] hyper::Error),
-    /// The upstream did not send a response head within the read timeout.
-    #[error("no response head within {0:?}")]
-    ReadTimeout(Duration),
-    /// The exchange failed after the request was (possibly) sent.
-    #[error("upstream request: {0}")]
-    Failed(#[source] hyper::Error),
-    /// The inline client's exchange failed.
-    #[error("upstream request: {0}")]
-    Exchange(#[source] h1::ExchangeError),
-}
-
-/// A failed attempt, with the request when none of it was sent (so it may be retried).
+/// What goes upstream with the request, whichever client carries it.
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) error: UpstreamError,
-    /// Boxed: failures are rare, and the common `Result` stays small.
-    pub(crate) unsent: Option<Box<Request<RequestBody>>>,
+pub(crate) struct Outgoing {
+    /// The `X-Forwarded-*` fields: written into the head (inline) or the header map (hyper).
+    pub(crate) forwarded: ForwardedFields,
+    /// The request body's cell, if it has a body: a lent connection is reused only after the
+    /// body was sent whole, and a body the client broke is told from an upstream failure.
+    pub(crate) request_body: Option<Arc<BodyCell>>,
 }
 
 /// A response head; its body gives the HTTP/1.1 connection back once it has ended.
@@ -86,17 +79,12 @@ pub(crate) struct Exchange {
     pub(crate) response: Response<UpstreamBody>,
 }
 
-impl UpstreamError {
-    /// Whether the failure is a timeout (connect or read): the client gets `504`, else `502`.
-    pub(crate) fn is_timeout(&self) -> bool {
-        match self {
-            UpstreamError::ReadTimeout(_) => true,
-            UpstreamError::Connect(error) => error.kind() == io::ErrorKind::TimedOut,
-            UpstreamError::NotSent(_) | UpstreamError::Failed(_) | UpstreamError::Exchange(_) => {
-                false
-            }
-        }
-    }
+/// Which client carries one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Inline,
+    Http1,
+    Http2,
 }
 
 impl Upstream {
@@ -111,6 +99,7 @@ impl Upstream {
             tls: UpstreamTls::new()?,
             connect_timeout: config.timeouts.connect,
             read_timeout: config.timeouts.read,
+            inline: config.inline_http1,
         })
     }
 
@@ -119,43 +108,59 @@ impl Upstream {
         &self.pool
     }
 
-    /// Sends one attempt to `peer` and waits for the response head. The request's URI must be
-    /// in origin form (path and query); its `Host` header names the virtual host.
-    ///
-    /// `request_body` is the request body's cell, if it has a body: a loaned connection is
-    /// reused only after the body was sent whole. `forwarded` is given exactly when
-    /// [`carries_inline`] said so: the inline client writes those fields itself.
+    /// One attempt: sends `request` to `peer` and waits for the response head. The request's
+    /// URI is in origin form (path and query), its `Host` names the virtual host, and its
+    /// hop-by-hop fields are gone (`Upgrade` stays on an upgrade request). `fresh` skips the
+    /// pool (the retry after a stale pooled connection).
     pub(crate) async fn send(
         &self,
         protocol: UpstreamProtocol,
         peer: PeerKey,
         request: Request<RequestBody>,
-        request_body: Option<Arc<crate::body::BodyCell>>,
-        forwarded: Option<&ForwardedFields<'_>>,
+        outgoing: &Outgoing,
+        fresh: bool,
     ) -> Result<Exchange, Failure> {
         let deadline = self.timer.deadline(self.read_timeout);
-        let (http2, tls) = match protocol {
-            UpstreamProtocol::Http1 => (false, false),
-            UpstreamProtocol::Https => (false, true),
-            UpstreamProtocol::H2c => (true, false),
-            UpstreamProtocol::H2 => (true, true),
+        let key = PoolKey {
+            peer,
+            tls: matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2),
         };
-        let key = PoolKey { peer, tls };
-        let exchange = if let Some(forwarded) = forwarded {
-            coarse_timer::timeout(deadline, self.inline(key, request, forwarded)).await
-        } else if http2 {
+        let exchange = match self.transport(protocol, &request) {
+            Transport::Inline => {
+                coarse_timer::timeout(deadline, self.inline(key, request, outgoing, fresh)).await
+            }
             // Boxed: the HTTP/2 client's future is large, and would make every request's
             // future as large.
-            coarse_timer::timeout(deadline, Box::pin(self.http2(key, request))).await
-        } else {
-            coarse_timer::timeout(deadline, self.http1(key, request, request_body)).await
+            Transport::Http2 => {
+                coarse_timer::timeout(deadline, Box::pin(self.http2(key, request, outgoing))).await
+            }
+            Transport::Http1 => {
+                coarse_timer::timeout(deadline, self.http1(key, request, outgoing, fresh)).await
+            }
         };
-        match exchange {
-            Some(result) => result,
-            None => Err(Failure {
-                error: UpstreamError::ReadTimeout(self.read_timeout),
-                unsent: None,
-            }),
+        exchange.unwrap_or_else(|| {
+            Err(Failure {
+                error: UpstreamError::new(
+                    FailureKind::Timeout,
+                    failure::Cause::Timeout(self.read_timeout),
+                ),
+                pooled: false,
+                request: None,
+            })
+        })
+    }
+
+    fn transport(&self, protocol: UpstreamProtocol, request: &Request<RequestBody>) -> Transport {
+        match protocol {
+            UpstreamProtocol::H2c | UpstreamProtocol::H2 => Transport::Http2,
+            UpstreamProtocol::Http1 | UpstreamProtocol::Https
+                if self.inline
+                    && http_body::Body::is_end_stream(request.body())
+                    && !request.headers().contains_key(header::UPGRADE) =>
+            {
+                Transport::Inline
+            }
+            UpstreamProtocol::Http1 | UpstreamProtocol::Https => Transport::Http1,
         }
     }
 
@@ -164,78 +169,99 @@ impl Upstream {
         &self,
         key: PoolKey,
         request: Request<RequestBody>,
-        forwarded: &ForwardedFields<'_>,
+        outgoing: &Outgoing,
+        fresh: bool,
     ) -> Result<Exchange, Failure> {
-        let idempotent = request.method().is_idempotent();
-        loop {
-            let (connection, pooled) = match self.pool.take_wire(&key) {
-                Some(connection) => (connection, true),
-                // Boxed: connecting is the rare path (see `http1`).
-                None => match Box::pin(self.open(&key, false)).await {
-                    Ok(io) => (h1::Connection::new(io), false),
-                    Err(error) => return Err(not_sent(error, request)),
-                },
-            };
-            let home = Home {
-                pool: self.pool.clone(),
-                key: key.clone(),
-            };
-            match connection.exchange(&request, forwarded, home).await {
-                Ok(response) => {
-                    return Ok(Exchange {
-                        response: response.map(UpstreamBody::Wire),
-                    });
-                }
-                // A reused connection the upstream had closed: try the next one (or a new
-                // connection), when sending again cannot repeat an action.
-                Err(error) if pooled && (error.not_sent() || (idempotent && error.stale())) => {
-                    tracing::debug!(%error, "pooled upstream connection was closed; retrying");
-                }
-                Err(error) if error.not_sent() => {
-                    return Err(not_sent(UpstreamError::Exchange(error), request));
-                }
-                Err(error) => {
-                    return Err(Failure {
-                        error: UpstreamError::Exchange(error),
-                        unsent: None,
-                    });
-                }
+        let taken = if fresh {
+            None
+        } else {
+            self.pool.take(&self.pool.inline, &key)
+        };
+        let (connection, pooled) = match taken {
+            Some(connection) => (connection, true),
+            // Boxed: connecting is the rare path (see `http1`).
+            None => match Box::pin(self.open(&key, false)).await {
+                Ok(io) => (h1::Connection::new(io), false),
+                Err(error) => return Err(failed(error, false, Some(request))),
+            },
+        };
+        let home = Home {
+            pool: self.pool.clone(),
+            key,
+        };
+        match connection
+            .exchange(&request, &outgoing.forwarded, home)
+            .await
+        {
+            Ok(response) => Ok(Exchange {
+                response: response.map(UpstreamBody::Wire),
+            }),
+            Err(error) => {
+                let kind = if error.not_sent() {
+                    FailureKind::NotSent
+                } else if pooled && error.stale() {
+                    FailureKind::Stale
+                } else if error.is_protocol() {
+                    FailureKind::Protocol
+                } else {
+                    FailureKind::Io
+                };
+                // Bodiless: the request can always be sent again; the policy decides.
+                Err(failed(
+                    UpstreamError::new(kind, error),
+                    pooled,
+                    Some(request),
+                ))
             }
         }
     }
 
     async fn http1(
         &self,
-        peer: PoolKey,
+        key: PoolKey,
         mut request: Request<RequestBody>,
-        request_body: Option<Arc<crate::body::BodyCell>>,
+        outgoing: &Outgoing,
+        fresh: bool,
     ) -> Result<Exchange, Failure> {
-        loop {
-            let (mut sender, pooled) = match self.pool.take_http1(&peer) {
-                Some(sender) => (sender, true),
-                // Boxed: connecting is the rare path, and its future would otherwise make
-                // every request's future larger.
-                None => match Box::pin(self.open_http1(&peer)).await {
-                    Ok(sender) => (sender, false),
-                    Err(error) => return Err(not_sent(error, request)),
-                },
-            };
-            // A pooled connection was given back as soon as its last response ended; its
-            // connection task may not have run since, so wait for it to turn idle.
-            if pooled && sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.lend(sender, peer, response, request_body)),
-                Err(error) => {
-                    let (unsent, error) = unsent_or_fail(error)?;
-                    if !pooled {
-                        return Err(not_sent(UpstreamError::NotSent(error), unsent));
-                    }
-                    // A pooled connection closed under us before the request went out: try
-                    // the next one (or a new connection).
-                    request = unsent;
-                }
+        outgoing.forwarded.apply(request.headers_mut());
+        let taken = if fresh {
+            None
+        } else {
+            self.pool.take(&self.pool.http1, &key)
+        };
+        let (mut sender, pooled) = match taken {
+            Some(sender) => (sender, true),
+            // Boxed: connecting is the rare path, and its future would otherwise make
+            // every request's future larger.
+            None => match Box::pin(self.open_http1(&key)).await {
+                Ok(sender) => (sender, false),
+                Err(error) => return Err(failed(error, false, Some(request))),
+            },
+        };
+        // A pooled connection was given back as soon as its last response ended; its
+        // connection task may not have run since, so wait for it to turn idle.
+        if pooled && let Err(error) = sender.ready().await {
+            let error = UpstreamError::new(FailureKind::NotSent, error);
+            return Err(failed(error, true, Some(request)));
+        }
+        // A bodiless request on a reused connection can be sent again if the upstream closed
+        // it as the request went out: keep its head.
+        let again = (pooled && http_body::Body::is_end_stream(request.body()))
+            .then(|| bodiless_copy(&request));
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(self.lend(sender, key, response, outgoing)),
+            Err(mut error) => {
+                let unsent = error.take_message();
+                let error = error.into_error();
+                let kind = if unsent.is_some() {
+                    FailureKind::NotSent
+                } else {
+                    classify_hyper(&error, pooled, outgoing)
+                };
+                let request = unsent
+                    .map(Box::new)
+                    .or(again.filter(|_| kind == FailureKind::Stale));
+                Err(failed(UpstreamError::new(kind, error), pooled, request))
             }
         }
     }
@@ -247,10 +273,8 @@ impl Upstream {
 
     /// A new connection to `key`: TCP, then TLS (offering `h2` or `http/1.1`) if the key says so.
     async fn open(&self, key: &PoolKey, http2: bool) -> Result<UpstreamIo, UpstreamError> {
-        let stream = self
-            .connect(&key.peer)
-            .await
-            .map_err(UpstreamError::Connect)?;
+        let connect = |error| UpstreamError::new(FailureKind::Connect, error);
+        let stream = self.connect(&key.peer).await.map_err(connect)?;
         if !key.tls {
             return Ok(UpstreamIo::Left(stream));
         }
@@ -258,22 +282,22 @@ impl Upstream {
             .tls
             .handshake(&key.peer, http2, stream)
             .await
-            .map_err(UpstreamError::Connect)?;
+            .map_err(connect)?;
         Ok(UpstreamIo::Right(Box::new(stream)))
     }
 
     fn lend(
         &self,
         sender: pool::Http1Sender,
-        peer: PoolKey,
+        key: PoolKey,
         response: Response<Incoming>,
-        request_body: Option<Arc<crate::body::BodyCell>>,
+        outgoing: &Outgoing,
     ) -> Exchange {
         let home = Home {
             pool: self.pool.clone(),
-            key: peer,
+            key,
         };
-        let loan = Some(Loan::new(sender, home, request_body));
+        let loan = Some(Loan::new(sender, home, outgoing.request_body.clone()));
         Exchange {
             response: response.map(|body| UpstreamBody::Hyper { body, loan }),
         }
@@ -281,48 +305,42 @@ impl Upstream {
 
     async fn http2(
         &self,
-        peer: PoolKey,
+        key: PoolKey,
         mut request: Request<RequestBody>,
+        outgoing: &Outgoing,
     ) -> Result<Exchange, Failure> {
-        absolute_form(&mut request, &peer);
-        loop {
-            let (mut sender, pooled) = match self.pool.http2(&peer) {
-                Some(sender) => (sender, true),
-                None => match self.open_http2(&peer).await {
-                    Ok(sender) => {
-                        self.pool.set_http2(peer.clone(), sender.clone());
-                        (sender, false)
-                    }
-                    Err(error) => return Err(not_sent(error, request)),
-                },
-            };
-            // Waits for a free stream; fails if the shared connection has closed.
-            let sent = match sender.ready().await {
-                Ok(()) => sender.try_send_request(request).await,
-                Err(error) => {
-                    self.pool.remove_http2(&peer);
-                    if !pooled {
-                        return Err(not_sent(UpstreamError::NotSent(error), request));
-                    }
-                    continue;
+        outgoing.forwarded.apply(request.headers_mut());
+        absolute_form(&mut request, &key);
+        let (mut sender, pooled) = match self.pool.http2(&key) {
+            Some(sender) => (sender, true),
+            None => match self.open_http2(&key).await {
+                Ok(sender) => {
+                    self.pool.set_http2(key.clone(), sender.clone());
+                    (sender, false)
                 }
-            };
-            match sent {
-                Ok(response) => {
-                    return Ok(Exchange {
-                        response: response.map(|body| UpstreamBody::Hyper { body, loan: None }),
-                    });
-                }
-                Err(error) => {
-                    self.pool.remove_http2(&peer);
-                    let (unsent, error) = unsent_or_fail(error)?;
-                    if !pooled {
-                        return Err(not_sent(UpstreamError::NotSent(error), unsent));
-                    }
-                    // The shared connection went away before the request went out: the next
-                    // iteration opens a new one.
-                    request = unsent;
-                }
+                Err(error) => return Err(failed(error, false, Some(request))),
+            },
+        };
+        // Waits for a free stream; fails if the shared connection has closed.
+        if let Err(error) = sender.ready().await {
+            self.pool.remove_http2(&key);
+            let error = UpstreamError::new(FailureKind::NotSent, error);
+            return Err(failed(error, pooled, Some(request)));
+        }
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(Exchange {
+                response: response.map(|body| UpstreamBody::Hyper { body, loan: None }),
+            }),
+            Err(mut error) => {
+                self.pool.remove_http2(&key);
+                let unsent = error.take_message();
+                let error = error.into_error();
+                let kind = if unsent.is_some() {
+                    FailureKind::NotSent
+                } else {
+                    classify_hyper(&error, false, outgoing)
+                };
+                Err(failed(UpstreamError::new(kind, error), pooled, unsent))
             }
         }
     }
@@ -352,15 +370,31 @@ impl Upstream {
     }
 }
 
-/// Whether a request goes by the inline client: HTTP/1.1 (plain or TLS), no body, no upgrade.
-pub(crate) fn carries_inline(
-    protocol: UpstreamProtocol,
-    body: &RequestBody,
-    upgrade: bool,
-) -> bool {
-    matches!(protocol, UpstreamProtocol::Http1 | UpstreamProtocol::Https)
-        && http_body::Body::is_end_stream(body)
-        && !upgrade
+/// What a hyper client error means, once the request (or part of it) went out.
+fn classify_hyper(error: &hyper::Error, pooled: bool, outgoing: &Outgoing) -> FailureKind {
+    if outgoing
+        .request_body
+        .as_ref()
+        .is_some_and(|cell| cell.client_failed())
+    {
+        FailureKind::ClientBody
+    } else if pooled && error.is_incomplete_message() {
+        FailureKind::Stale
+    } else if error.is_parse() || error.is_parse_status() {
+        FailureKind::Protocol
+    } else {
+        FailureKind::Io
+    }
+}
+
+/// A copy of a bodiless request's head, to send again.
+fn bodiless_copy(request: &Request<RequestBody>) -> Box<Request<RequestBody>> {
+    let mut copy = Request::new(RequestBody::empty());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    Box::new(copy)
 }
 
 /// hyper's HTTP/1.1 client on `io` (plain or TLS), its connection driven by its own task.
@@ -368,7 +402,7 @@ async fn http1_handshake(io: TokioIo<UpstreamIo>) -> Result<pool::Http1Sender, U
     let (sender, connection) = http1::Builder::new()
         .handshake(io)
         .await
-        .map_err(UpstreamError::NotSent)?;
+        .map_err(|error| UpstreamError::new(FailureKind::NotSent, error))?;
     tokio::spawn(async move {
         if let Err(error) = connection.with_upgrades().await {
             tracing::debug!(%error, "upstream connection ended with an error");
@@ -383,7 +417,7 @@ async fn http2_handshake(io: TokioIo<UpstreamIo>) -> Result<pool::Http2Sender, U
         .timer(TokioTimer::new())
         .handshake(io)
         .await
-        .map_err(UpstreamError::NotSent)?;
+        .map_err(|error| UpstreamError::new(FailureKind::NotSent, error))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "upstream HTTP/2 connection ended with an error");
@@ -392,23 +426,15 @@ async fn http2_handshake(io: TokioIo<UpstreamIo>) -> Result<pool::Http2Sender, U
     Ok(sender)
 }
 
-/// The request (and why) back from hyper when it was not sent, else the attempt's failure.
-fn unsent_or_fail(
-    mut error: TrySendError<Request<RequestBody>>,
-) -> Result<(Request<RequestBody>, hyper::Error), Failure> {
-    match error.take_message() {
-        Some(request) => Ok((request, error.into_error())),
-        None => Err(Failure {
-            error: UpstreamError::Failed(error.into_error()),
-            unsent: None,
-        }),
-    }
-}
-
-fn not_sent(error: UpstreamError, request: Request<RequestBody>) -> Failure {
+fn failed(
+    error: UpstreamError,
+    pooled: bool,
+    request: Option<impl Into<Box<Request<RequestBody>>>>,
+) -> Failure {
     Failure {
         error,
-        unsent: Some(Box::new(request)),
+        pooled,
+        request: request.map(Into::into),
     }
 }
 

@@ -36,7 +36,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::rewind::Rewind;
 use super::{Context, Drained, serve_io};
-use crate::body::{ClientBody, ResponseBody};
+use crate::body::ClientBody;
+use crate::handler::ResponseBody;
 use crate::handler::{self, ClientConnection};
 use crate::head_fields::make_read_room;
 pub(super) use request::HeadLimits;

@@ -141,6 +141,7 @@ async fn respond(
         "x-real-ip",
         "x-secret",
         "keep-alive",
+        "x_underscore",
     ] {
         let value = request
             .headers()

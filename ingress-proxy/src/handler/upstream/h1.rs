@@ -54,6 +54,11 @@ impl ExchangeError {
         matches!(self, ExchangeError::Write(_))
     }
 
+    /// Whether the upstream's response was not valid HTTP.
+    pub(crate) fn is_protocol(&self) -> bool {
+        matches!(self, ExchangeError::Wire(_))
+    }
+
     /// Whether a reused connection turned out to be closed by the upstream (a keep-alive
     /// race): an idempotent request may be sent again on another connection.
     pub(crate) fn stale(&self) -> bool {
@@ -91,7 +96,7 @@ impl Connection {
     pub(crate) async fn exchange<B>(
         mut self,
         request: &Request<B>,
-        forwarded: &ForwardedFields<'_>,
+        forwarded: &ForwardedFields,
         home: Home,
     ) -> Result<Response<WireBody>, ExchangeError> {
         let target = request
@@ -239,7 +244,7 @@ impl WireBody {
             return;
         };
         if self.keep_alive && connection.read.is_empty() {
-            home.put_wire(connection);
+            home.put_inline(connection);
         }
     }
 

@@ -1,11 +1,13 @@
 //! Idle upstream connections, kept per peer so the next request skips the TCP handshake.
 //!
-//! HTTP/1.1 connections carry one exchange at a time: a connection is taken out of the pool
-//! for a request, travels with the response body as a [`Loan`], and comes back when that body
-//! has ended (and the request body was sent whole), like nginx's `keepalive` upstream cache.
-//! Idle connections are reused newest first; older ones age out after the idle timeout
-//! ([`Pool::sweep`] closes them even when no request comes). An HTTP/2 connection is shared by
-//! every request to its peer until it closes or goes unused for the idle timeout.
+//! An HTTP/1.1 connection carries one exchange at a time: it is taken out of the pool for a
+//! request, travels with the response body (as a [`Loan`] for hyper's client, inside the body
+//! for the inline client), and comes back when that body has ended (and the request body was
+//! sent whole), like nginx's `keepalive` upstream cache. Idle connections are reused newest
+//! first; older ones age out after the idle timeout ([`Pool::sweep`] closes them even when no
+//! request comes). Both HTTP/1.1 clients keep their connections in an [`IdleSet`] of their
+//! own connection type. An HTTP/2 connection is shared by every request to its peer until it
+//! closes or goes unused for the idle timeout.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,13 +41,25 @@ pub(crate) type Http2Sender = http2::SendRequest<RequestBody>;
 
 type PeerMap<V> = HashMap<PoolKey, V, foldhash::fast::RandomState>;
 
+/// A connection that can wait in an [`IdleSet`].
+pub(crate) trait Reusable {
+    /// Whether the idle connection can still carry a request (the upstream has not closed it).
+    fn is_usable(&mut self) -> bool;
+}
+
+/// The idle connections of one type, per peer, newest last.
+#[derive(Debug)]
+pub(crate) struct IdleSet<C> {
+    peers: Mutex<PeerMap<Vec<Idle<C>>>>,
+}
+
 /// The idle connections of every peer.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    /// Connections of the inline client (`h1`), for requests without a body.
-    wire: Mutex<PeerMap<Vec<Idle<Connection>>>>,
-    /// Connections of hyper's HTTP/1.1 client, for requests with a body or an upgrade.
-    http1: Mutex<PeerMap<Vec<Idle<Http1Sender>>>>,
+    /// Connections of the inline client (`h1`).
+    pub(crate) inline: IdleSet<Connection>,
+    /// Connections of hyper's HTTP/1.1 client.
+    pub(crate) http1: IdleSet<Http1Sender>,
     /// Shared HTTP/2 connections, with when each was last used.
     http2: Mutex<PeerMap<Idle<Http2Sender>>>,
     idle_timeout: Duration,
@@ -77,6 +91,63 @@ pub(crate) struct Loan {
     request_body: Option<Arc<BodyCell>>,
 }
 
+impl Reusable for Connection {
+    fn is_usable(&mut self) -> bool {
+        Connection::is_usable(self)
+    }
+}
+
+impl Reusable for Http1Sender {
+    fn is_usable(&mut self) -> bool {
+        !self.is_closed()
+    }
+}
+
+impl<C: Reusable> IdleSet<C> {
+    fn new() -> Self {
+        IdleSet {
+            peers: Mutex::new(PeerMap::default()),
+        }
+    }
+
+    /// The newest idle connection to `key` that is younger than `max_age` and usable; older
+    /// or unusable ones on the way are closed.
+    fn take(&self, key: &PoolKey, now: Instant, max_age: Duration) -> Option<C> {
+        let mut peers = lock(&self.peers);
+        let idle = peers.get_mut(key)?;
+        while let Some(mut entry) = idle.pop() {
+            if now.duration_since(entry.since) < max_age && entry.connection.is_usable() {
+                return Some(entry.connection);
+            }
+        }
+        None
+    }
+
+    /// Keeps `connection` for the next request; when `max_idle` wait already, the oldest is
+    /// closed.
+    fn put(&self, key: PoolKey, connection: C, now: Instant, max_idle: usize) {
+        let mut peers = lock(&self.peers);
+        let idle = peers.entry(key).or_default();
+        if idle.len() >= max_idle {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            connection,
+            since: now,
+        });
+    }
+
+    /// Closes connections older than `max_age` or no longer usable.
+    fn sweep(&self, now: Instant, max_age: Duration) {
+        lock(&self.peers).retain(|_, idle| {
+            idle.retain_mut(|entry| {
+                now.duration_since(entry.since) < max_age && entry.connection.is_usable()
+            });
+            !idle.is_empty()
+        });
+    }
+}
+
 impl Pool {
     pub(crate) fn new(
         idle_timeout: Duration,
@@ -84,8 +155,8 @@ impl Pool {
         clock: CoarseTimer,
     ) -> Self {
         Pool {
-            wire: Mutex::new(PeerMap::default()),
-            http1: Mutex::new(PeerMap::default()),
+            inline: IdleSet::new(),
+            http1: IdleSet::new(),
             http2: Mutex::new(PeerMap::default()),
             idle_timeout,
             max_idle_per_peer,
@@ -93,25 +164,15 @@ impl Pool {
         }
     }
 
-    /// The most recently used idle inline-client connection to `key` that is still usable.
-    pub(crate) fn take_wire(&self, key: &PoolKey) -> Option<Connection> {
-        let now = self.clock.coarse_now();
-        take(&self.wire, key, |entry| {
-            now.duration_since(entry.since) < self.idle_timeout && entry.connection.is_usable()
-        })
+    /// The most recently used idle connection of `set` to `key` that is still usable.
+    pub(crate) fn take<C: Reusable>(&self, set: &IdleSet<C>, key: &PoolKey) -> Option<C> {
+        set.take(key, self.clock.coarse_now(), self.idle_timeout)
     }
 
-    /// The most recently used idle HTTP/1.1 connection to `key` that is still open.
-    pub(crate) fn take_http1(&self, key: &PoolKey) -> Option<Http1Sender> {
-        let now = self.clock.coarse_now();
-        take(&self.http1, key, |entry| {
-            !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
-        })
-    }
-
-    fn put_http1(&self, key: PoolKey, sender: Http1Sender, now: Instant) {
-        if !sender.is_closed() {
-            put(&self.http1, key, sender, now, self.max_idle_per_peer);
+    fn put<C: Reusable>(&self, set: &IdleSet<C>, key: PoolKey, mut connection: C) {
+        if connection.is_usable() {
+            let now = self.clock.coarse_now();
+            set.put(key, connection, now, self.max_idle_per_peer);
         }
     }
 
@@ -151,18 +212,8 @@ impl Pool {
     /// still open on it (a long response, say) have ended.
     pub(crate) fn sweep(&self) {
         let now = self.clock.coarse_now();
-        lock(&self.wire).retain(|_, idle| {
-            idle.retain_mut(|entry| {
-                now.duration_since(entry.since) < self.idle_timeout && entry.connection.is_usable()
-            });
-            !idle.is_empty()
-        });
-        lock(&self.http1).retain(|_, idle| {
-            idle.retain(|entry| {
-                !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
-            });
-            !idle.is_empty()
-        });
+        self.inline.sweep(now, self.idle_timeout);
+        self.http1.sweep(now, self.idle_timeout);
         lock(&self.http2).retain(|_, entry| {
             !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
         });
@@ -190,59 +241,16 @@ impl Loan {
             .is_none_or(|cell| cell.is_finished())
         {
             let Home { pool, key } = self.home;
-            let now = pool.clock.coarse_now();
-            pool.put_http1(key, self.sender, now);
+            pool.put(&pool.http1, key, self.sender);
         }
     }
 }
 
 impl Home {
     /// Keeps an inline-client connection whose exchange has ended for the next request.
-    pub(crate) fn put_wire(self, connection: Connection) {
-        let now = self.pool.clock.coarse_now();
-        put(
-            &self.pool.wire,
-            self.key,
-            connection,
-            now,
-            self.pool.max_idle_per_peer,
-        );
+    pub(crate) fn put_inline(self, connection: Connection) {
+        self.pool.put(&self.pool.inline, self.key, connection);
     }
-}
-
-/// The newest idle connection to `key` that passes `usable`; older unusable ones are closed.
-fn take<C>(
-    peers: &Mutex<PeerMap<Vec<Idle<C>>>>,
-    key: &PoolKey,
-    mut usable: impl FnMut(&mut Idle<C>) -> bool,
-) -> Option<C> {
-    let mut peers = lock(peers);
-    let idle = peers.get_mut(key)?;
-    while let Some(mut entry) = idle.pop() {
-        if usable(&mut entry) {
-            return Some(entry.connection);
-        }
-    }
-    None
-}
-
-fn put<C>(
-    peers: &Mutex<PeerMap<Vec<Idle<C>>>>,
-    key: PoolKey,
-    connection: C,
-    now: Instant,
-    max_idle: usize,
-) {
-    let mut peers = lock(peers);
-    let idle = peers.entry(key).or_default();
-    if idle.len() >= max_idle {
-        // Full: the oldest connection is the one to close.
-        idle.remove(0);
-    }
-    idle.push(Idle {
-        connection,
-        since: now,
-    });
 }
 
 /// Pool state stays consistent across a panic elsewhere (every update is a single operation).

@@ -62,14 +62,13 @@ pub(crate) struct ResponseHead {
     pub(crate) keep_alive: bool,
 }
 
-/// Writes `METHOD target HTTP/1.1`, the header fields and the blank line to `out`. With
-/// `forwarded`, the client's `X-Forwarded-*` fields are replaced by (or, `X-Forwarded-For`,
-/// folded into) those.
+/// Writes `METHOD target HTTP/1.1`, the header fields, the `forwarded` fields and the blank
+/// line to `out`.
 pub(crate) fn encode_request_head(
     method: &Method,
     target: &str,
     headers: &HeaderMap,
-    forwarded: Option<&ForwardedFields<'_>>,
+    forwarded: Option<&ForwardedFields>,
     out: &mut Vec<u8>,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
@@ -77,16 +76,13 @@ pub(crate) fn encode_request_head(
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        if forwarded.is_some() && ForwardedFields::replaces(name) {
-            continue;
-        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     if let Some(forwarded) = forwarded {
-        forwarded.encode(headers, out);
+        forwarded.encode(out);
     }
     out.extend_from_slice(b"\r\n");
 }

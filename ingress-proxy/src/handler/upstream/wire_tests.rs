@@ -168,66 +168,6 @@ fn request_heads_are_encoded_in_wire_form() {
     );
 }
 
-/// The header fields of an encoded request head, sorted.
-fn fields_of(head: &[u8]) -> Vec<(String, String)> {
-    let mut fields = [httparse::EMPTY_HEADER; 32];
-    let mut request = httparse::Request::new(&mut fields);
-    assert!(request.parse(head).expect("parses").is_complete());
-    let mut fields: Vec<_> = request
-        .headers
-        .iter()
-        .map(|f| {
-            (
-                f.name.to_owned(),
-                String::from_utf8_lossy(f.value).into_owned(),
-            )
-        })
-        .collect();
-    fields.sort();
-    fields
-}
-
-#[test]
-fn forwarded_fields_written_inline_equal_those_set_in_the_map() {
-    use crate::handler::headers::{Forwarded, set_forwarded};
-    let forwarded = Forwarded::new("192.0.2.7".parse().expect("ip"), false, 80);
-    let host = HeaderValue::from_static("a.example");
-    let client_fields: [&[(&str, &str)]; 3] = [
-        &[("host", "a.example"), ("accept", "*/*")],
-        &[
-            ("x-forwarded-for", "10.0.0.1"),
-            ("x-forwarded-for", "10.0.0.2, 10.0.0.3"),
-            ("x-forwarded-proto", "spoofed"),
-            ("x-real-ip", "spoofed"),
-            ("x-forwarded-host", "spoofed"),
-            ("x-forwarded-port", "1"),
-            ("x-other", "kept"),
-        ],
-        &[("x-forwarded-for", "10.0.0.1")],
-    ];
-    for pairs in client_fields {
-        for host in [Some(&host), None] {
-            let mut headers = HeaderMap::new();
-            for (name, value) in pairs {
-                headers.append(
-                    HeaderName::from_static(name),
-                    HeaderValue::from_static(value),
-                );
-            }
-            let mut inline = Vec::new();
-            let fields = ForwardedFields {
-                forwarded: &forwarded,
-                host,
-            };
-            encode_request_head(&Method::GET, "/", &headers, Some(&fields), &mut inline);
-            set_forwarded(&mut headers, &forwarded, host);
-            let mut in_map = Vec::new();
-            encode_request_head(&Method::GET, "/", &headers, None, &mut in_map);
-            assert_eq!(fields_of(&inline), fields_of(&in_map), "{pairs:?} {host:?}");
-        }
-    }
-}
-
 #[test]
 fn response_heads_give_status_headers_framing_and_reuse() {
     let parsed = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello")
