@@ -98,6 +98,7 @@ impl ClusterSource {
             writer,
             debounce: config.debounce,
             published: published.clone(),
+            diagnostics: crate::DiagnosticLog::new(),
         };
         let sync_task = AbortOnDrop(tokio::spawn(sync.run(client.clone(), stores_tx)));
 

@@ -63,6 +63,7 @@ pub mod cli;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod convert;
+mod diagnostic_log;
 pub mod manifest;
 
 #[cfg(feature = "cluster")]
@@ -70,6 +71,7 @@ pub use cluster::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
 pub use convert::{
     ConvertError, ConvertProblem, DEFAULT_NAMESPACE, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE,
 };
+pub use diagnostic_log::{DiagnosticChanges, DiagnosticLog};
 pub use manifest::{
     ManifestDirectory, ManifestError, ManifestObject, ParsedObject, Reload, is_manifest_file,
     parse_manifest,

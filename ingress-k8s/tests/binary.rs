@@ -134,6 +134,19 @@ struct Proxy {
     http: SocketAddr,
     https: SocketAddr,
     admin: SocketAddr,
+    /// Every JSON log line the binary printed so far.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Proxy {
+    /// The log lines whose `fields.object` is `object`.
+    fn logs_about(&self, object: &str) -> Vec<serde_json::Value> {
+        let logs = self.logs.lock().unwrap();
+        logs.iter()
+            .filter(|line| line["fields"]["object"] == object)
+            .cloned()
+            .collect()
+    }
 }
 
 impl Drop for Proxy {
@@ -163,16 +176,19 @@ fn start(dir: &std::path::Path) -> Proxy {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = logs.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
             let fields = &json["fields"];
-            if fields["message"] == "listening" {
+            if fields["message"] == "listening" && fields["http"].is_string() {
                 let addr = |k: &str| fields[k].as_str().unwrap().parse::<SocketAddr>().unwrap();
                 let _ = tx.send((addr("http"), addr("https"), addr("admin")));
             }
+            kept.lock().unwrap().push(json);
         }
     });
     let (http, https, admin) = rx
@@ -183,6 +199,7 @@ fn start(dir: &std::path::Path) -> Proxy {
         http,
         https,
         admin,
+        logs,
     }
 }
 
@@ -311,4 +328,33 @@ async fn manifests_are_served_over_http_and_https_and_reloaded() {
         get_tls(proxy.https, &roots, "secure.test").await.1,
         "backend-b"
     );
+
+    // A rejected Ingress: logged once, as a warning naming the object, field and reason, and
+    // nothing else is affected.
+    dir.write(
+        "50-bad.yaml",
+        &ingress("bad", "bad.test", "svc-a", None).replace("path: /", "path: no-slash"),
+    );
+    let logged = eventually(Duration::from_secs(3), || async {
+        !proxy.logs_about("default/bad").is_empty()
+    })
+    .await;
+    assert!(logged, "the rejected Ingress is logged");
+    // Another reload (an unrelated edit) must not log it again.
+    dir.write("40-new.yaml", &ingress("new", "new2.test", "svc-a", None));
+    let reloaded = eventually(Duration::from_secs(3), || async {
+        get(proxy.http, "new2.test", "/").await.0 == 200
+    })
+    .await;
+    assert!(reloaded);
+    let lines = proxy.logs_about("default/bad");
+    assert_eq!(lines.len(), 1, "logged once: {lines:?}");
+    assert_eq!(lines[0]["level"], "WARN");
+    assert_eq!(lines[0]["fields"]["reason"], "Rejected");
+    let message = lines[0]["fields"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("default/bad") && message.contains("path"),
+        "{message}"
+    );
+    assert_eq!(get(proxy.http, "app.test", "/").await.0, 200);
 }

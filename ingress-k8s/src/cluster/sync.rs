@@ -113,6 +113,9 @@ pub(crate) struct Sync {
     pub(crate) writer: TableWriter,
     pub(crate) debounce: Duration,
     pub(crate) published: watch::Sender<Option<Arc<RouteTable>>>,
+    /// Logs each rejected object and conflict once, when it appears (Events are sent by the
+    /// leader only; every replica logs).
+    pub(crate) diagnostics: crate::DiagnosticLog,
 }
 
 /// A relist in progress for one kind.
@@ -160,6 +163,7 @@ impl Sync {
             endpoint_updates = commit.endpoint_updates,
             "cluster state published"
         );
+        self.diagnostics.report(&commit.table);
         self.published.send_replace(Some(commit.table));
     }
 

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::directory::ManifestDirectory;
 use super::parse::ManifestError;
+use crate::DiagnosticLog;
 
 /// How long to wait for more file events after the first one, so an editor's
 /// write-rename-chmod sequence (or `cp *.yaml`) becomes one reload.
@@ -27,6 +28,8 @@ pub struct ManifestSource {
     directory: ManifestDirectory,
     /// Outcome of the latest reload, for logs, tests and the admin endpoint.
     status: watch::Sender<ReloadStatus>,
+    /// Logs each rejected object and conflict once, when it appears.
+    diagnostics: DiagnosticLog,
 }
 
 /// The outcome of the latest reload.
@@ -46,6 +49,7 @@ impl ManifestSource {
         ManifestSource {
             directory: ManifestDirectory::new(dir),
             status: watch::Sender::new(ReloadStatus::default()),
+            diagnostics: DiagnosticLog::new(),
         }
     }
 
@@ -69,6 +73,7 @@ impl ManifestSource {
                 generation = commit.generation,
                 "manifests published"
             );
+            self.diagnostics.report(&commit.table);
             commit.generation
         } else {
             tracing::debug!("manifests unchanged");
