@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use ingress_core::{ClassSelection, ObjectKey, PortRef, ServiceRef, TableConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::cluster::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
-use crate::manifest::ManifestSource;
+use crate::manifest::{self, ManifestSource};
 
 /// The controller name this binary claims IngressClasses for (`spec.controller`); deploy/ uses it.
 pub const DEFAULT_CONTROLLER_NAME: &str = "ingress-engine.dev/controller";
@@ -41,20 +41,23 @@ pub struct Args {
     /// else 0.0.0.0:10254].
     #[arg(long, value_name = "ADDR")]
     pub admin_addr: Option<SocketAddr>,
+    /// What to do instead of serving (`check`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// An ingress class name that is ours (repeatable).
-    #[arg(long = "ingress-class", value_name = "NAME")]
+    #[arg(long = "ingress-class", value_name = "NAME", global = true)]
     pub ingress_classes: Vec<String>,
     /// IngressClasses whose spec.controller equals this are ours.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_CONTROLLER_NAME)]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_CONTROLLER_NAME, global = true)]
     pub controller_name: String,
     /// Also serve Ingresses without any class.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub watch_ingress_without_class: bool,
     /// TLS Secret served when no Ingress's tls entry matches the SNI name.
-    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key, global = true)]
     pub default_ssl_certificate: Option<ObjectKey>,
     /// Service that answers requests no rule matches (default: a built-in 404).
-    #[arg(long, value_name = "NAMESPACE/NAME:PORT", value_parser = parse_service_ref)]
+    #[arg(long, value_name = "NAMESPACE/NAME:PORT", value_parser = parse_service_ref, global = true)]
     pub default_backend_service: Option<ServiceRef>,
     /// Addresses written to Ingress status (comma-separated IPs or host names).
     #[arg(
@@ -85,6 +88,21 @@ pub struct Args {
     /// client (same answers, more CPU per request; to compare, or to rule them out).
     #[arg(long)]
     pub disable_inline_http1: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Check manifests without serving them (as `nginx -t` does): print every problem with
+    /// file, document, object and field, and exit non-zero if any object would be rejected.
+    /// The class flags (`--ingress-class`, `--controller-name`,
+    /// `--watch-ingress-without-class`) say which Ingresses are ours, as when serving.
+    Check {
+        /// Manifest files, directories (their `*.yaml`, `*.yml`, `*.json`), or `-` for
+        /// standard input.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// `--log-format`.
@@ -165,6 +183,25 @@ impl Args {
             PublishStatus::Addresses(self.publish_status_address.clone())
         }
     }
+}
+
+/// `ingress-proxy check PATH…`: prints the report to standard output; returns whether every
+/// object would apply.
+pub fn check(args: &Args, paths: &[PathBuf]) -> bool {
+    let stdin = if paths.iter().any(|path| path.as_os_str() == "-") {
+        let mut text = String::new();
+        if let Err(error) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("error: -: cannot read standard input: {error}");
+        }
+        Some(text)
+    } else {
+        None
+    };
+    let (inputs, unreadable) = manifest::read_inputs(paths, stdin.as_deref());
+    let mut report = manifest::check(&inputs, args.table_config());
+    report.errors.splice(0..0, unreadable);
+    println!("{report}");
+    report.passed()
 }
 
 /// Installs the `tracing` subscriber (`RUST_LOG` filters; default `info`).

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ingress_k8s::cli::{self, Args};
+use ingress_k8s::cli::{self, Args, Command};
 
 /// mimalloc: route-table builds and per-connection buffers are many small allocations, which
 /// it serves several times faster than glibc's malloc (see benches/core_lookup.rs).
@@ -13,6 +13,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Check { paths }) = &args.command {
+        return if cli::check(&args, paths) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     cli::init_logging(args.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -6,11 +6,13 @@
 //! feature, [`ManifestSource`] re-reads the directory on change and publishes through the
 //! table's writer.
 
+mod check;
 mod directory;
 mod parse;
 #[cfg(feature = "watch")]
 mod watch;
 
+pub use check::{CheckInput, CheckReport, NotOurs, Origin, check, read_inputs};
 pub use directory::{ManifestDirectory, Reload};
 pub use parse::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};
 #[cfg(feature = "watch")]

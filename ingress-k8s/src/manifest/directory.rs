@@ -36,7 +36,7 @@ pub struct Reload {
 
 /// One converted object, before synthetic ages are assigned.
 #[derive(Debug, Clone)]
-enum ModelObject {
+pub(super) enum ModelObject {
     Ingress(Ingress),
     IngressClass(IngressClass),
     Service(Service),
@@ -109,38 +109,45 @@ impl ManifestDirectory {
     /// then document), so earlier in the directory means older. If two files define the same
     /// object, the later one wins, as with `kubectl apply` of both in that order.
     pub fn state(&self) -> ClusterState {
-        let mut state = ClusterState::default();
-        let mut age = 0i64;
-        let mut next_age = |slot: &mut Option<Timestamp>| {
-            age += 1;
-            slot.get_or_insert(Timestamp(age));
-        };
-        for object in self.files.values().flatten() {
-            match object.clone() {
-                ModelObject::Ingress(mut ingress) => {
-                    next_age(&mut ingress.meta.creation_timestamp);
-                    state.ingresses.insert(ingress.meta.key(), ingress);
-                }
-                ModelObject::IngressClass(mut class) => {
-                    next_age(&mut class.meta.creation_timestamp);
-                    state.ingress_classes.insert(class.meta.key(), class);
-                }
-                ModelObject::Service(mut service) => {
-                    next_age(&mut service.meta.creation_timestamp);
-                    state.services.insert(service.meta.key(), service);
-                }
-                ModelObject::EndpointSlice(mut slice) => {
-                    next_age(&mut slice.meta.creation_timestamp);
-                    state.endpoint_slices.insert(slice.meta.key(), slice);
-                }
-                ModelObject::TlsSecret(mut secret) => {
-                    next_age(&mut secret.meta.creation_timestamp);
-                    state.tls_secrets.insert(secret.meta.key(), secret);
-                }
+        state_of(self.files.values().flatten())
+    }
+}
+
+/// The cluster state of `objects`, in order: objects without `creationTimestamp` get a
+/// synthetic one from their position, so earlier means older; a later definition of the same
+/// object wins.
+pub(super) fn state_of<'a>(objects: impl IntoIterator<Item = &'a ModelObject>) -> ClusterState {
+    let mut state = ClusterState::default();
+    let mut age = 0i64;
+    let mut next_age = |slot: &mut Option<Timestamp>| {
+        age += 1;
+        slot.get_or_insert(Timestamp(age));
+    };
+    for object in objects {
+        match object.clone() {
+            ModelObject::Ingress(mut ingress) => {
+                next_age(&mut ingress.meta.creation_timestamp);
+                state.ingresses.insert(ingress.meta.key(), ingress);
+            }
+            ModelObject::IngressClass(mut class) => {
+                next_age(&mut class.meta.creation_timestamp);
+                state.ingress_classes.insert(class.meta.key(), class);
+            }
+            ModelObject::Service(mut service) => {
+                next_age(&mut service.meta.creation_timestamp);
+                state.services.insert(service.meta.key(), service);
+            }
+            ModelObject::EndpointSlice(mut slice) => {
+                next_age(&mut slice.meta.creation_timestamp);
+                state.endpoint_slices.insert(slice.meta.key(), slice);
+            }
+            ModelObject::TlsSecret(mut secret) => {
+                next_age(&mut secret.meta.creation_timestamp);
+                state.tls_secrets.insert(secret.meta.key(), secret);
             }
         }
-        state
     }
+    state
 }
 
 /// Reads, parses and converts one file.
@@ -152,9 +159,20 @@ fn read_file(path: &Path) -> Result<Vec<ModelObject>, ManifestError> {
         field: None,
         message: format!("cannot read the file: {error}"),
     })?;
-    let parsed = parse_manifest(path, &text)?;
+    Ok(read_text(path, &text)?
+        .into_iter()
+        .map(|(_, object)| object)
+        .collect())
+}
+
+/// Parses and converts one file's text; each object with where it was parsed from.
+pub(super) fn read_text(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<(ParsedObject, ModelObject)>, ManifestError> {
+    let parsed = parse_manifest(path, text)?;
     let mut objects = Vec::with_capacity(parsed.len());
-    for parsed_object in &parsed {
+    for parsed_object in parsed {
         let as_error = |error: ConvertError| ManifestError {
             file: path.to_owned(),
             document: Some(parsed_object.document),
@@ -162,7 +180,11 @@ fn read_file(path: &Path) -> Result<Vec<ModelObject>, ManifestError> {
             field: Some(error.field.clone()),
             message: error.to_string(),
         };
-        convert(parsed_object, &mut objects).map_err(as_error)?;
+        let mut converted = Vec::new();
+        convert(&parsed_object, &mut converted).map_err(as_error)?;
+        for object in converted {
+            objects.push((parsed_object.clone(), object));
+        }
     }
     Ok(objects)
 }

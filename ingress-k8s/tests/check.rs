@@ -1,0 +1,98 @@
+//! `ingress-proxy check`, run as a user would: the bundled manifests pass; a broken set fails
+//! with one line per problem naming file, document, object and field.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn check(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ingress-proxy"))
+        .arg("check")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn manifests() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/manifests")
+}
+
+const BROKEN: &str = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bad, namespace: default}
+spec:
+  ingressClassName: ingress-engine
+  rules:
+  - host: tomcat.lucky.com
+    http:
+      paths:
+      - {path: api, pathType: Prefix, backend: {service: {name: tomcat, port: {number: 8080}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: elsewhere, namespace: default}
+spec:
+  ingressClassName: traefik
+  defaultBackend: {service: {name: tomcat, port: {number: 8080}}}
+";
+
+#[test]
+fn the_bundled_manifests_pass() {
+    let output = check(&[manifests().to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.starts_with("check passed: 5 files"), "{stdout}");
+}
+
+#[test]
+fn problems_are_listed_with_file_document_object_and_field() {
+    let dir = std::env::temp_dir().join(format!("ingress-k8s-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("broken.yaml"),
+        "kind: Service\nmetadata: {name: x\n",
+    )
+    .unwrap();
+    let output = check(
+        &[manifests().to_str().unwrap(), dir.to_str().unwrap(), "-"],
+        Some(BROKEN),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("error: ") && l.contains("broken.yaml: document 0: line ")),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(
+            &"error: -: document 0: line 1: Ingress default/bad: spec.rules[0].http.paths[0].path: \"api\" must start with '/' [Rejected]"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(
+            &"note: -: document 1: line 12: Ingress default/elsewhere is not served by this controller: ingress class \"traefik\" is not one of ours"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("check failed: "),
+        "{stdout}"
+    );
+}
