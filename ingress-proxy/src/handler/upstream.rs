@@ -10,13 +10,14 @@
 //! attempt loop.
 //!
 //! Transport choice: HTTP/2 (`H2c`, `H2`) goes by hyper's HTTP/2 client; an HTTP/1.1 request
-//! without a body and without an upgrade goes by the inline client ([`h1`]) unless
+//! without a body and without an upgrade goes by the inline client ([`inline`]) unless
 //! [`ProxyConfig::inline_http1`] is off; everything else by hyper's HTTP/1.1 client, which
 //! streams both bodies at once.
 
 mod body;
+mod connection;
 mod failure;
-mod h1;
+mod inline;
 mod pool;
 mod tls;
 pub(crate) mod wire;
@@ -164,7 +165,7 @@ impl Upstream {
         }
     }
 
-    /// A request without a body, on the inline client (see [`h1`]).
+    /// A request without a body, on the inline client (see [`inline`]).
     async fn inline(
         &self,
         key: PoolKey,
@@ -181,7 +182,7 @@ impl Upstream {
             Some(connection) => (connection, true),
             // Boxed: connecting is the rare path (see `http1`).
             None => match Box::pin(self.open(&key, false)).await {
-                Ok(io) => (h1::Connection::new(io), false),
+                Ok(io) => (connection::Connection::new(io), false),
                 Err(error) => return Err(failed(error, false, Some(request))),
             },
         };
@@ -194,7 +195,7 @@ impl Upstream {
             .await
         {
             Ok(response) => Ok(Exchange {
-                response: response.map(UpstreamBody::Wire),
+                response: response.map(UpstreamBody::Inline),
             }),
             Err(error) => {
                 let kind = if error.not_sent() {

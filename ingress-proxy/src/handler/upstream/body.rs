@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::h1::{WireBody, WireBodyError};
+use super::inline::{InlineBody, InlineBodyError};
 use super::pool::Loan;
 
 /// A response body as an upstream client delivers it.
@@ -17,7 +17,7 @@ pub(crate) enum UpstreamBody {
     /// From hyper's client, with the HTTP/1.1 connection to give back at its end.
     Hyper { body: Incoming, loan: Option<Loan> },
     /// From the inline HTTP/1.1 client, which gives its connection back itself.
-    Wire(WireBody),
+    Inline(InlineBody),
 }
 
 /// Why an upstream response body stopped early.
@@ -28,7 +28,7 @@ pub(crate) enum UpstreamBodyError {
     Hyper(#[source] hyper::Error),
     /// The inline client: the upstream connection failed mid-body.
     #[error("upstream response body: {0}")]
-    Wire(#[source] WireBodyError),
+    Inline(#[source] InlineBodyError),
 }
 
 impl Body for UpstreamBody {
@@ -58,23 +58,23 @@ impl Body for UpstreamBody {
                 }
                 Poll::Ready(frame.map(|f| f.map_err(UpstreamBodyError::Hyper)))
             }
-            UpstreamBody::Wire(body) => body
+            UpstreamBody::Inline(body) => body
                 .poll_data(cx)
-                .map(|data| data.map(|d| d.map(Frame::data).map_err(UpstreamBodyError::Wire))),
+                .map(|data| data.map(|d| d.map(Frame::data).map_err(UpstreamBodyError::Inline))),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             UpstreamBody::Hyper { body, .. } => body.is_end_stream(),
-            UpstreamBody::Wire(body) => body.is_end_stream(),
+            UpstreamBody::Inline(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             UpstreamBody::Hyper { body, .. } => body.size_hint(),
-            UpstreamBody::Wire(body) => match body.remaining() {
+            UpstreamBody::Inline(body) => match body.remaining() {
                 Some(remaining) => SizeHint::with_exact(remaining),
                 None => SizeHint::default(),
             },

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use http::Request;
 
-use super::h1::ExchangeError;
+use super::inline::ExchangeError;
 use crate::body::RequestBody;
 
 /// What a failed attempt means for the request and the endpoint.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use hyper::client::conn::{http1, http2};
 
-use super::h1::Connection;
+use super::connection::Connection;
 use crate::body::{BodyCell, RequestBody};
 use crate::coarse_timer::CoarseTimer;
 
@@ -56,7 +56,7 @@ pub(crate) struct IdleSet<C> {
 /// The idle connections of every peer.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    /// Connections of the inline client (`h1`).
+    /// Connections of the inline client.
     pub(crate) inline: IdleSet<Connection>,
     /// Connections of hyper's HTTP/1.1 client.
     pub(crate) http1: IdleSet<Http1Sender>,

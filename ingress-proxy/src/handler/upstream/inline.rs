@@ -1,6 +1,6 @@
-//! A lean HTTP/1.1 client for requests without a body, driven inline by the request's own
+//! The inline HTTP/1.1 client, for requests without a body, driven inline by the request's own
 //! task: the request head goes out in one write, the response head is read on the same task,
-//! and the response body ([`WireBody`]) is read straight from the connection by whoever polls
+//! and the response body ([`InlineBody`]) is read straight from the connection by whoever polls
 //! it (hyper's server connection). No connection task, channel or wake-up between them, which
 //! is where hyper's general client spends most of its time on small proxied exchanges.
 //!
@@ -9,27 +9,17 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Method, Request, Response};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::super::headers::ForwardedFields;
-use super::UpstreamIo;
+use super::connection::Connection;
 use super::pool::Home;
 use super::wire::{self, BodyDecoder, Decoded, WireError};
 use crate::head_fields::make_read_room;
-
-/// An HTTP/1.1 connection to an upstream, idle between exchanges.
-#[derive(Debug)]
-pub(crate) struct Connection {
-    io: UpstreamIo,
-    /// Bytes read and not yet consumed: empty between exchanges.
-    read: BytesMut,
-    /// The request head being written (kept for its allocation).
-    write: Vec<u8>,
-}
 
 /// Why an exchange failed, and whether the upstream can have seen the request.
 #[derive(Debug, thiserror::Error)]
@@ -67,30 +57,6 @@ impl ExchangeError {
 }
 
 impl Connection {
-    pub(crate) fn new(io: UpstreamIo) -> Self {
-        Connection {
-            io,
-            read: BytesMut::new(),
-            write: Vec::new(),
-        }
-    }
-
-    /// Whether an idle connection can carry a request: the upstream has not closed it and
-    /// sent nothing unasked. A plain connection costs no system call unless its socket became
-    /// readable; a TLS one reads whatever records arrived (such as session tickets).
-    pub(crate) fn is_usable(&mut self) -> bool {
-        if !self.read.is_empty() {
-            return false;
-        }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut probe = [0u8; 1];
-        let mut probe = ReadBuf::new(&mut probe);
-        // Pending: nothing to read, still open. Ready: closed, reset, or bytes nobody asked for.
-        Pin::new(&mut self.io)
-            .poll_read(&mut cx, &mut probe)
-            .is_pending()
-    }
-
     /// Sends the head of `request` (origin-form target, no body; `forwarded` fields added) and
     /// reads the response head. The connection travels on inside the response body.
     pub(crate) async fn exchange<B>(
@@ -98,7 +64,7 @@ impl Connection {
         request: &Request<B>,
         forwarded: &ForwardedFields,
         home: Home,
-    ) -> Result<Response<WireBody>, ExchangeError> {
+    ) -> Result<Response<InlineBody>, ExchangeError> {
         let target = request
             .uri()
             .path_and_query()
@@ -137,7 +103,8 @@ impl Connection {
                 Err(error) => return Err(ExchangeError::Read(error)),
             }
         };
-        let mut response = Response::new(WireBody::new(self, parsed.body, parsed.keep_alive, home));
+        let mut response =
+            Response::new(InlineBody::new(self, parsed.body, parsed.keep_alive, home));
         *response.status_mut() = parsed.status;
         *response.version_mut() = parsed.version;
         *response.headers_mut() = parsed.headers;
@@ -148,7 +115,7 @@ impl Connection {
 /// A response body read straight from its connection; the connection goes back to the pool
 /// when the body ends, if the response allows reuse.
 #[derive(Debug)]
-pub(crate) struct WireBody {
+pub(crate) struct InlineBody {
     /// The connection and where it goes back to; `None` once the body has ended or failed.
     connection: Option<(Connection, Home)>,
     decoder: BodyDecoder,
@@ -157,16 +124,16 @@ pub(crate) struct WireBody {
 
 /// Why a response body stopped early.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum WireBodyError {
+pub(crate) enum InlineBodyError {
     #[error("{0}")]
     Io(#[source] io::Error),
     #[error(transparent)]
     Wire(#[from] WireError),
 }
 
-impl WireBody {
+impl InlineBody {
     fn new(connection: Connection, decoder: BodyDecoder, keep_alive: bool, home: Home) -> Self {
-        let mut body = WireBody {
+        let mut body = InlineBody {
             connection: Some((connection, home)),
             decoder,
             keep_alive,
@@ -192,7 +159,7 @@ impl WireBody {
     pub(crate) fn poll_data(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, WireBodyError>>> {
+    ) -> Poll<Option<Result<Bytes, InlineBodyError>>> {
         let Some((connection, _)) = self.connection.as_mut() else {
             return Poll::Ready(None);
         };
@@ -223,7 +190,7 @@ impl WireBody {
             match read {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(error)) => {
-                    return Poll::Ready(Some(Err(self.fail(WireBodyError::Io(error)))));
+                    return Poll::Ready(Some(Err(self.fail(InlineBodyError::Io(error)))));
                 }
                 Poll::Ready(Ok(0)) => match self.decoder.decode_eof() {
                     Ok(_) => {
@@ -248,7 +215,7 @@ impl WireBody {
         }
     }
 
-    fn fail(&mut self, error: WireBodyError) -> WireBodyError {
+    fn fail(&mut self, error: InlineBodyError) -> InlineBodyError {
         // A connection with a failed body is in an unknown state: closed by dropping it.
         self.connection = None;
         error
