@@ -43,30 +43,31 @@
 //!   resolves its route to owned `Arc`s and drops the guard before any `.await`; a TLS handshake
 //!   does the same to pick its certificate. Publishing a new table never blocks or fails an
 //!   in-flight request, and a rotated certificate applies to the next handshake.
-//! - **Named phases per request** (`handler.rs`): resolve (host, path → route) → HTTP→HTTPS
-//!   redirect check → pick an endpoint (passive health) → forward (over a per-endpoint
-//!   keep-alive pool; one retry on another endpoint when nothing of the request was sent:
-//!   connect refused or timed out, connection reset before the request was written) → respond
-//!   (hop-by-hop headers removed, HSTS, streamed body, access-log record).
-//! - **Two HTTP/1.1 servers.** An HTTP/1.1 connection (plain, or TLS without ALPN `h2`) starts
-//!   on an inline server run by the connection's own task: it parses request heads with
-//!   `httparse`, calls the handler and writes each response head and its body framing
-//!   (`Content-Length`, chunked, or until close) itself, pipelining included. The first request
-//!   it does not take — one with a body, an upgrade, `Expect`, `CONNECT`, HTTP/2's preface, or
-//!   a malformed or oversized head — hands the connection to hyper's server (hyper-util's auto
-//!   builder, HTTP/1.1 and HTTP/2) with the bytes read so far put back in front, so hyper serves
-//!   that request and the rest of the connection as if it had from the start, with its own
-//!   `400`/`431` answers. TLS connections that chose `h2` go to hyper directly.
-//! - **Two HTTP/1.1 clients.** A request without a body (most `GET`s) goes by an inline
-//!   client driven by the request's own task: its head, `X-Forwarded-*` fields included, is
-//!   written in one write, the response head is parsed with `httparse`, and the response body
-//!   (`Content-Length`, chunked, or until close) is read straight from the upstream socket by
-//!   the client connection that sends it on: no connection task, channel or extra wake-up. A
-//!   request with a body, or a protocol upgrade, goes by hyper's connection-level client,
-//!   which streams both bodies at once. A pooled connection the upstream closed just as an
-//!   idempotent request went out (no response byte came back) is retried on another one.
-//!   Trailers of a chunked response on this path are read and dropped, as nginx does with
-//!   HTTP/1.1 upstreams (gRPC upstreams are HTTP/2 and never take this path).
+//! - **One pipeline** (`handler.rs`), whatever the transport on either side: resolve (host,
+//!   path → route) → check (`CONNECT` → `405`, an HTTP/1.1 request without exactly one `Host`
+//!   → `400`) → HTTP→HTTPS redirect → pick an endpoint (passive health) → the upstream request
+//!   (hop-by-hop fields and, by default, names with `_` removed; `X-Forwarded-*` decided once,
+//!   see [`ProxyConfig::use_forwarded_headers`]) → the attempt loop → respond (framing and
+//!   hop-by-hop fields are this hop's, HSTS, streamed body, access-log record). A per-route
+//!   policy belongs in one of these phases, once.
+//! - **One attempt loop, one retry policy.** Failures are classified by kind — connect, not
+//!   sent, stale pooled connection, timeout, protocol, I/O, the client's own body — never by
+//!   which client produced them. Nothing sent: retried, any method, on another endpoint
+//!   (once), and the endpoint counts as failed; a pooled connection the upstream had closed:
+//!   retried on a fresh connection, idempotent methods only; a request body the client
+//!   framed wrongly: `400`, the endpoint not blamed. Timeouts answer `504`, the rest `502`.
+//! - **The inline HTTP/1.1 fast paths, one switch.** Two hand-written halves speak HTTP/1.1
+//!   for the common bodiless request: the *inline server* (`server/inline.rs`) serves it on
+//!   the connection's own task, and the *inline client* (`handler/upstream/inline.rs`) sends
+//!   it upstream without hyper's connection task. Anything else — a body, an upgrade,
+//!   `Expect`, HTTP/2's preface, a malformed or oversized head — goes to hyper's server (the
+//!   bytes read so far put back in front) and hyper's client. [`ProxyConfig::inline_http1`]
+//!   turns both halves off (`--disable-inline-http1`); the integration suites run both ways,
+//!   and differential tests hold the halves to hyper's behaviour.
+//! - **The transport is the upstream layer's choice.** HTTP/2 (`H2c`, `H2`) by hyper's HTTP/2
+//!   client, bodiless HTTP/1.1 by the inline client, the rest by hyper's HTTP/1.1 client.
+//!   Trailers of a chunked response on the inline client are read and dropped, as nginx does
+//!   with HTTP/1.1 upstreams (gRPC upstreams are HTTP/2 and never take that path).
 //! - **Upstream connections.** An HTTP/1.1 connection serves one exchange at a time and goes
 //!   back to its endpoint's pool when the response body has ended (and the request body was
 //!   sent whole); pooled connections the upstream closed are skipped, and idle ones are closed
@@ -75,8 +76,9 @@
 //! - **Streaming both ways.** Bodies are never buffered whole; HTTP/1.1 `Upgrade` (WebSocket)
 //!   becomes a byte tunnel. Request bodies stay retryable until first polled.
 //! - **Failures are answers.** No route → `404` (built-in default backend); no endpoints or a
-//!   `resource` backend → `503`; upstream timeout → `504`; other upstream errors → `502`. Each
-//!   page is one short line saying what happened.
+//!   `resource` backend → `503`; upstream timeout → `504`; other upstream errors → `502`;
+//!   `CONNECT` → `405`; a missing or repeated `Host`, or a request body the client framed
+//!   wrongly → `400`. Each page is one short line saying what happened.
 //! - **Upstream protocol.** HTTP/1.1 by default; h2c (prior knowledge) for gRPC, HTTP/1.1
 //!   over TLS, or HTTP/2 over TLS (gRPC over TLS) when [`ProxyConfig::upstream_protocols`]
 //!   names the Service or the Ingress references the port by a name such as `grpc`, `https` or
