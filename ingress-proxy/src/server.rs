@@ -5,6 +5,7 @@
 //! request it does not take itself. TLS connections that chose HTTP/2 by ALPN, and the admin
 //! listener, are served by hyper from the start.
 
+mod client_socket;
 pub(crate) mod inline;
 mod rewind;
 
@@ -34,6 +35,7 @@ use crate::error::ProxyError;
 use crate::handler::{self, ClientConnection, Shared};
 use crate::metrics::Metrics;
 use crate::tls::{self, CertificateResolver};
+use client_socket::ClientSocket;
 
 /// What one listener serves.
 #[derive(Clone)]
@@ -48,11 +50,13 @@ enum Role {
 struct Context {
     shared: Arc<Shared>,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    /// Bounds concurrent client connections; shutdown waits until every permit is back.
+    /// Bounds concurrent client connections; shutdown waits until every permit is back. Each
+    /// permit lives in its connection's [`ClientSocket`], tunnel included.
     limit: Arc<Semaphore>,
     /// Cancelled when shutdown begins: accept loops stop, connections finish in-flight requests.
     drain: CancellationToken,
-    /// Cancelled when the grace period is over: remaining connections are dropped.
+    /// Cancelled when the grace period is over: remaining connections are dropped, and every
+    /// [`ClientSocket`] (tunnels included) fails its reads and writes.
     force: CancellationToken,
     request_header_timeout: Duration,
     /// Runs the inline server's request-head timeouts.
@@ -255,7 +259,14 @@ async fn serve(
     context: Context,
     permit: Option<OwnedSemaphorePermit>,
 ) {
-    context.shared.metrics.open_connections.inc();
+    // The socket holds the permit and the gauge count from here until it is dropped, even
+    // when it outlives this task as an upgraded tunnel.
+    let stream = ClientSocket::new(
+        stream,
+        permit,
+        context.shared.metrics.clone(),
+        context.force.clone(),
+    );
     let client = connection.client;
     match role {
         Role::Http if context.shared.config.inline_http1 => {
@@ -280,8 +291,6 @@ async fn serve(
             }
         }
     }
-    context.shared.metrics.open_connections.dec();
-    drop(permit);
 }
 
 /// Serves HTTP/1.1 (with upgrades) or HTTP/2 on one connection until it closes, draining it
