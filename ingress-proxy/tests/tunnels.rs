@@ -7,9 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::raw::{answered_ok, echo, unanswered_request};
 use common::*;
 use ingress_core::TableReader;
-use ingress_proxy::{Limits, ProxyConfig, Timeouts};
+use ingress_proxy::{ProxyConfig, Timeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -20,41 +21,9 @@ async fn echo_backend() -> (backend::Backend, ingress_core::TableWriter, TableRe
     (web, writer, reader)
 }
 
-/// Opens a WebSocket-like tunnel through the proxy at `address`: sends the upgrade request,
-/// reads the `101` head, and returns the connection.
+/// A tunnel for `a.example` through the proxy at `address`.
 async fn open_tunnel(address: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(address).await.expect("connect");
-    stream
-        .write_all(
-            b"GET /chat HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        )
-        .await
-        .expect("write upgrade request");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
-            .await
-            .expect("response head within 5 s")
-            .expect("read response head");
-        assert_eq!(n, 1, "connection closed before the response head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    stream
-}
-
-/// Sends `message` through the tunnel and reads it back from the echoing backend.
-async fn echo(stream: &mut TcpStream, message: &[u8]) {
-    stream.write_all(message).await.expect("write to tunnel");
-    let mut echoed = vec![0u8; message.len()];
-    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
-        .await
-        .expect("echo within 5 s")
-        .expect("read echo");
-    assert_eq!(echoed, message);
+    raw::open_tunnel(address, "a.example").await.0
 }
 
 /// Waits up to 5 s for the proxy to close `stream` (end of stream or reset) and returns when.
@@ -163,38 +132,15 @@ async fn a_tunnel_counts_in_the_open_connections_gauge_until_it_ends() {
 #[tokio::test]
 async fn a_tunnel_holds_its_connection_slot_under_max_connections() {
     let (_web, _writer, reader) = echo_backend().await;
-    let config = ProxyConfig {
-        limits: Limits {
-            max_connections: 1,
-            ..Limits::default()
-        },
-        ..ProxyConfig::default()
-    };
-    let proxy = Proxy::start(reader, config).await;
+    let proxy = Proxy::start(reader, config_with_max_connections(1)).await;
     let mut tunnel = open_tunnel(proxy.http).await;
     echo(&mut tunnel, b"hello").await;
 
-    let mut second = TcpStream::connect(proxy.http)
-        .await
-        .expect("connect second");
-    second
-        .write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
-        .await
-        .expect("second request");
-    let mut buffer = [0u8; 1024];
-    let waiting = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buffer)).await;
-    assert!(
-        waiting.is_err(),
-        "second connection served while the tunnel holds the only slot"
-    );
+    let mut second = unanswered_request(proxy.http, "the tunnel holds the only slot").await;
     echo(&mut tunnel, b"the tunnel still works").await;
 
     drop(tunnel);
-    let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buffer))
-        .await
-        .expect("second answered once the tunnel ended")
-        .expect("read second");
-    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+    answered_ok(&mut second, "second, once the tunnel ended").await;
 }
 
 #[tokio::test]
