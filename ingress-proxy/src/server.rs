@@ -4,6 +4,11 @@
 //! connection to hyper's (HTTP/1.1 and HTTP/2, via hyper-util's auto builder) at the first
 //! request it does not take itself. TLS connections that chose HTTP/2 by ALPN, and the admin
 //! listener, are served by hyper from the start.
+//!
+//! Every accepted socket is wrapped in a [`ClientSocket`] before anything reads it: the
+//! connection's permit (of [`Limits::max_connections`]) and its count in the `open_connections`
+//! gauge live as long as the socket, wherever it goes — an upgraded tunnel keeps them — and the
+//! socket fails once the grace period is over, which is what closes tunnels at shutdown.
 
 mod client_socket;
 pub(crate) mod inline;
