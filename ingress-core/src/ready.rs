@@ -17,7 +17,7 @@ pub(crate) struct ReadyGate {
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct UntilReady {
-    gate: Arc<crate::writer::Shared>,
+    gate: Arc<ReadyGate>,
 }
 
 impl ReadyGate {
@@ -54,7 +54,7 @@ impl ReadyGate {
 }
 
 impl UntilReady {
-    pub(crate) fn new(gate: Arc<crate::writer::Shared>) -> Self {
+    pub(crate) fn new(gate: Arc<ReadyGate>) -> Self {
         UntilReady { gate }
     }
 }
@@ -63,6 +63,6 @@ impl Future for UntilReady {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.gate.ready.poll_open(cx)
+        self.gate.poll_open(cx)
     }
 }

@@ -15,9 +15,10 @@ use crate::table::RouteTable;
 
 /// State shared by the writer and every reader.
 #[derive(Debug)]
-pub(crate) struct Shared {
+struct Shared {
     current: ArcSwap<RouteTable>,
-    pub(crate) ready: ReadyGate,
+    /// Its own `Arc`: an [`UntilReady`] holds the gate alone, not the table.
+    ready: Arc<ReadyGate>,
 }
 
 /// The one writer of a route table: holds the desired state, buffers changes, and publishes a
@@ -59,7 +60,7 @@ pub fn table(config: TableConfig) -> (TableWriter, TableReader) {
     let empty = RouteTable::build(&ClusterState::default(), &config);
     let shared = Arc::new(Shared {
         current: ArcSwap::from_pointee(empty),
-        ready: ReadyGate::default(),
+        ready: Arc::default(),
     });
     let writer = TableWriter {
         shared: shared.clone(),
@@ -191,6 +192,6 @@ impl TableReader {
 
     /// Resolves once the first complete snapshot has been published (any async runtime).
     pub fn wait_until_ready(&self) -> UntilReady {
-        UntilReady::new(self.shared.clone())
+        UntilReady::new(self.shared.ready.clone())
     }
 }

@@ -77,6 +77,7 @@
 
 mod config;
 mod driver;
+mod error;
 mod interface;
 mod packet;
 mod socket;
@@ -86,7 +87,8 @@ mod track;
 // The public surface: configuration, the driver entry point, and the pure parts for embedders
 // and tests.
 pub use config::{AuthenticationConfig, InitialState, VirtualAddress, VrrpConfig, VrrpConfigError};
-pub use driver::{Health, VrrpError, run};
+pub use driver::{Health, run};
+pub use error::VrrpError;
 pub use packet::{
     Advertisement, Authentication, IPPROTO_VRRP, Ipv4Header, PacketError, VRRP_MULTICAST, VRRP_TTL,
     Version, parse_ipv4,

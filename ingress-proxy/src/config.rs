@@ -68,6 +68,11 @@ pub struct Timeouts {
     pub read: Duration,
     /// Idle upstream connections are closed after this. Default 60 s.
     pub upstream_idle: Duration,
+    /// An upgraded (`101`, e.g. WebSocket) tunnel in which no byte moved, in either direction,
+    /// for this long is closed. `None` (the default) uses [`Timeouts::read`], as ingress-nginx's
+    /// `proxy-read-timeout` governs WebSockets; a long-lived WebSocket needs pings or a longer
+    /// value.
+    pub tunnel_idle: Option<Duration>,
     /// Time given to in-flight requests after shutdown is signalled. Default 30 s.
     pub shutdown_grace: Duration,
 }
@@ -136,6 +141,13 @@ impl UpstreamProtocol {
     }
 }
 
+impl Timeouts {
+    /// The idle timeout of upgraded tunnels: [`Timeouts::tunnel_idle`], else [`Timeouts::read`].
+    pub fn effective_tunnel_idle(&self) -> Duration {
+        self.tunnel_idle.unwrap_or(self.read)
+    }
+}
+
 impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
@@ -158,6 +170,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(5),
             read: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(60),
+            tunnel_idle: None,
             shutdown_grace: Duration::from_secs(30),
         }
     }

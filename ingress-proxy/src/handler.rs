@@ -474,7 +474,11 @@ fn respond(
         // The connection becomes a tunnel: it never goes back to the pool (dropping the body
         // drops its loan).
         let upstream_upgrade = hyper::upgrade::on(&mut response);
-        upgrade::spawn_tunnel(client_upgrade, upstream_upgrade);
+        upgrade::spawn_tunnel(
+            client_upgrade,
+            upstream_upgrade,
+            shared.config.timeouts.effective_tunnel_idle(),
+        );
         let (mut parts, _) = response.into_parts();
         headers::prepare_response(&mut parts.headers, true);
         return Response::from_parts(parts, ResponseBody::empty());

@@ -74,7 +74,10 @@
 //!   after [`Timeouts::upstream_idle`]. HTTP/2 (h2c) upstreams share one connection per
 //!   endpoint.
 //! - **Streaming both ways.** Bodies are never buffered whole; HTTP/1.1 `Upgrade` (WebSocket)
-//!   becomes a byte tunnel. Request bodies stay retryable until first polled.
+//!   becomes a byte tunnel, closed after [`Timeouts::tunnel_idle`] without a byte either way;
+//!   it counts as its client connection (in [`Limits::max_connections`] and the
+//!   `open_connections` gauge) until it ends, and is closed when the shutdown grace period is
+//!   over. Request bodies stay retryable until first polled.
 //! - **Failures are answers.** No route → `404` (built-in default backend); no endpoints or a
 //!   `resource` backend → `503`; upstream timeout → `504`; other upstream errors → `502`;
 //!   `CONNECT` → `405`; a missing or repeated `Host`, or a request body the client framed

@@ -4,7 +4,13 @@
 //! connection to hyper's (HTTP/1.1 and HTTP/2, via hyper-util's auto builder) at the first
 //! request it does not take itself. TLS connections that chose HTTP/2 by ALPN, and the admin
 //! listener, are served by hyper from the start.
+//!
+//! Every accepted socket is wrapped in a [`ClientSocket`] before anything reads it: the
+//! connection's permit (of [`Limits::max_connections`]) and its count in the `open_connections`
+//! gauge live as long as the socket, wherever it goes — an upgraded tunnel keeps them — and the
+//! socket fails once the grace period is over, which is what closes tunnels at shutdown.
 
+mod client_socket;
 pub(crate) mod inline;
 mod rewind;
 
@@ -34,6 +40,7 @@ use crate::error::ProxyError;
 use crate::handler::{self, ClientConnection, Shared};
 use crate::metrics::Metrics;
 use crate::tls::{self, CertificateResolver};
+use client_socket::ClientSocket;
 
 /// What one listener serves.
 #[derive(Clone)]
@@ -48,11 +55,13 @@ enum Role {
 struct Context {
     shared: Arc<Shared>,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    /// Bounds concurrent client connections; shutdown waits until every permit is back.
+    /// Bounds concurrent client connections; shutdown waits until every permit is back. Each
+    /// permit lives in its connection's [`ClientSocket`], tunnel included.
     limit: Arc<Semaphore>,
     /// Cancelled when shutdown begins: accept loops stop, connections finish in-flight requests.
     drain: CancellationToken,
-    /// Cancelled when the grace period is over: remaining connections are dropped.
+    /// Cancelled when the grace period is over: remaining connections are dropped, and every
+    /// [`ClientSocket`] (tunnels included) fails its reads and writes.
     force: CancellationToken,
     request_header_timeout: Duration,
     /// Runs the inline server's request-head timeouts.
@@ -255,7 +264,14 @@ async fn serve(
     context: Context,
     permit: Option<OwnedSemaphorePermit>,
 ) {
-    context.shared.metrics.open_connections.inc();
+    // The socket holds the permit and the gauge count from here until it is dropped, even
+    // when it outlives this task as an upgraded tunnel.
+    let stream = ClientSocket::new(
+        stream,
+        permit,
+        context.shared.metrics.clone(),
+        context.force.clone(),
+    );
     let client = connection.client;
     match role {
         Role::Http if context.shared.config.inline_http1 => {
@@ -280,8 +296,6 @@ async fn serve(
             }
         }
     }
-    context.shared.metrics.open_connections.dec();
-    drop(permit);
 }
 
 /// Serves HTTP/1.1 (with upgrades) or HTTP/2 on one connection until it closes, draining it

@@ -197,40 +197,15 @@ async fn swapping_the_table_every_10ms_under_load_fails_no_request() {
 async fn connections_beyond_the_limit_wait_until_one_closes() {
     let web = backend::start("web", false).await;
     let (_writer, reader) = web_table(&[web.address]);
-    let config = ProxyConfig {
-        limits: Limits {
-            max_connections: 1,
-            ..Limits::default()
-        },
-        ..ProxyConfig::default()
-    };
-    let proxy = Proxy::start(reader, config).await;
-    let request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let proxy = Proxy::start(reader, config_with_max_connections(1)).await;
 
     let mut first = TcpStream::connect(proxy.http).await.expect("connect first");
-    first.write_all(request).await.expect("first request");
-    let mut buffer = [0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buffer))
-        .await
-        .expect("first answered")
-        .expect("read first");
-    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+    first.write_all(raw::GET_ROOT).await.expect("first request");
+    raw::answered_ok(&mut first, "first").await;
 
     // The first connection stays open (keep-alive): the second is not served meanwhile.
-    let mut second = TcpStream::connect(proxy.http)
-        .await
-        .expect("connect second");
-    second.write_all(request).await.expect("second request");
-    let waiting = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buffer)).await;
-    assert!(
-        waiting.is_err(),
-        "second connection served while the first holds the only slot"
-    );
+    let mut second = raw::unanswered_request(proxy.http, "the first holds the only slot").await;
 
     drop(first);
-    let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buffer))
-        .await
-        .expect("second answered once the first closed")
-        .expect("read second");
-    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+    raw::answered_ok(&mut second, "second, once the first closed").await;
 }

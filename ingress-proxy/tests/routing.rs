@@ -308,35 +308,10 @@ async fn websocket_upgrade_is_tunnelled() {
     writer.commit();
     let proxy = Proxy::start(reader, ProxyConfig::default()).await;
 
-    let mut stream = TcpStream::connect(proxy.http).await.expect("connect");
-    stream
-        .write_all(
-            b"GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        )
-        .await
-        .expect("write upgrade request");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
-            .await
-            .expect("response head within 5 s")
-            .expect("read");
-        assert_eq!(n, 1, "connection closed before the response head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    assert!(head.contains("upgrade: websocket"), "{head}");
+    let (mut stream, head) = raw::open_tunnel(proxy.http, "ws.example").await;
+    assert!(head.to_lowercase().contains("upgrade: websocket"), "{head}");
     for message in [&b"hello"[..], b"second frame"] {
-        stream.write_all(message).await.expect("write tunnel");
-        let mut echoed = vec![0u8; message.len()];
-        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut echoed))
-            .await
-            .expect("echo within 5 s")
-            .expect("read echo");
-        assert_eq!(echoed, message);
+        raw::echo(&mut stream, message).await;
     }
 }
 

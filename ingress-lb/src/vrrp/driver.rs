@@ -8,7 +8,8 @@ use std::net::Ipv4Addr;
 use tokio::sync::watch;
 use tokio::time::Instant as TokioInstant;
 
-use super::config::{VirtualAddress, VrrpConfig, VrrpConfigError};
+use super::config::{VirtualAddress, VrrpConfig};
+use super::error::VrrpError;
 use super::interface::Interface;
 use super::packet::{Advertisement, IPPROTO_VRRP, VRRP_MULTICAST, parse_ipv4};
 use super::socket::VrrpSocket;
@@ -21,53 +22,6 @@ pub struct Health {
     pub listeners_bound: bool,
     /// At least one upstream is considered reachable (not all marked failed).
     pub upstream_reachable: bool,
-}
-
-/// Why the VRRP driver could not start or stopped.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum VrrpError {
-    /// The `[vrrp]` section is invalid.
-    #[error(transparent)]
-    Config(#[from] VrrpConfigError),
-    /// `[vrrp] interface` names no interface of this network namespace.
-    #[error("[vrrp] field `interface`: no interface named {interface:?}")]
-    NoInterface {
-        /// The configured name.
-        interface: String,
-    },
-    /// The interface has no IPv4 address to send adverts from (set `unicast_src_ip`).
-    #[error("[vrrp] interface {interface:?} has no IPv4 address to send adverts from")]
-    NoAddress {
-        /// The configured name.
-        interface: String,
-    },
-    /// An rtnetlink request failed.
-    #[error("[vrrp] interface {interface:?}: {operation}: {reason}")]
-    Netlink {
-        /// What was being done.
-        operation: &'static str,
-        /// The configured interface.
-        interface: String,
-        /// The kernel's answer.
-        reason: String,
-    },
-    /// The raw socket for IP protocol 112 failed (needs CAP_NET_RAW).
-    #[error("[vrrp] interface {interface:?}: raw socket for IP protocol 112: {source}")]
-    Socket {
-        /// The configured interface.
-        interface: String,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// `arping` (Debian package iputils-arping) could not be started for gratuitous ARP.
-    #[error("[vrrp] interface {interface:?}: cannot run arping (package iputils-arping): {source}")]
-    Arping {
-        /// The configured interface.
-        interface: String,
-        /// The OS error.
-        source: io::Error,
-    },
 }
 
 /// Everything the driver touches besides the state machine.

@@ -14,7 +14,7 @@ use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, Add
 use tokio::process::Command;
 
 use super::config::VirtualAddress;
-use super::driver::VrrpError;
+use super::error::VrrpError;
 
 /// Linux errno values the netlink answers carry (negated).
 const EEXIST: i32 = 17;

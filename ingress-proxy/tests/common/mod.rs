@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
+pub mod raw;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use ingress_core::{
     IngressBackend, IngressRule, IngressSpec, IngressTls, ObjectMeta, Service, ServiceBackend,
     ServiceBackendPort, ServicePort, TableConfig, TableReader, TableWriter, TlsSecret,
 };
-use ingress_proxy::{Listeners, ProxyConfig, ProxyError};
+use ingress_proxy::{Limits, Listeners, ProxyConfig, ProxyError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -163,6 +164,17 @@ pub fn tls_secret(name: &str, chain_pem: &str, key_pem: &str) -> TlsSecret {
         meta: ObjectMeta::new(NS, name, Some(1)),
         certificate_chain_pem: chain_pem.as_bytes().into(),
         private_key_pem: key_pem.as_bytes().into(),
+    }
+}
+
+/// The default configuration with at most `max_connections` client connections.
+pub fn config_with_max_connections(max_connections: usize) -> ProxyConfig {
+    ProxyConfig {
+        limits: Limits {
+            max_connections,
+            ..Limits::default()
+        },
+        ..ProxyConfig::default()
     }
 }
 
