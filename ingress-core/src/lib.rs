@@ -293,6 +293,7 @@ pub mod balance;
 mod class;
 mod config;
 mod diagnostics;
+pub mod explain;
 pub mod model;
 pub mod normalize;
 mod ready;

@@ -21,7 +21,7 @@ use crate::validate::{BackendRef, HostPattern, ValidIngress, ValidPath};
 #[derive(Debug)]
 pub struct ReferenceRouter {
     /// Our valid Ingresses, oldest first.
-    valid: Vec<ValidIngress>,
+    pub(crate) valid: Vec<ValidIngress>,
     controller_default: Option<ServiceRef>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -76,7 +76,7 @@ fn decision_target(backend: &BackendRef) -> DecisionTarget {
 }
 
 /// Every path entry with its position: (ingress index, rule index, path index, entry).
-type Entry<'a> = (usize, usize, usize, Option<&'a HostPattern>, &'a ValidPath);
+pub(crate) type Entry<'a> = (usize, usize, usize, Option<&'a HostPattern>, &'a ValidPath);
 
 impl ReferenceRouter {
     /// Builds the reference model.
@@ -98,7 +98,7 @@ impl ReferenceRouter {
         &self.diagnostics
     }
 
-    fn entries(&self) -> Vec<Entry<'_>> {
+    pub(crate) fn entries(&self) -> Vec<Entry<'_>> {
         let mut out = Vec::new();
         for (i, ingress) in self.valid.iter().enumerate() {
             for (r, rule) in ingress.rules.iter().enumerate() {
@@ -208,6 +208,26 @@ impl ReferenceRouter {
         out
     }
 
+    /// SEMANTICS §1: the one host entry a normalised host routes in — an exact host rule,
+    /// else a wildcard one, else the host-less rules (`Some(None)`); `None` when there is
+    /// none of these.
+    pub(crate) fn scope(&self, host: Option<&str>) -> Option<Option<&HostPattern>> {
+        let all_rule_hosts = || {
+            self.valid
+                .iter()
+                .flat_map(|v| v.rules.iter().map(|r| r.host.as_ref()))
+        };
+        match host {
+            Some(h) => all_rule_hosts()
+                .flatten()
+                .find(|p| matches!(p, HostPattern::Exact(_)) && p.matches(h))
+                .or_else(|| all_rule_hosts().flatten().find(|p| p.matches(h)))
+                .map(Some),
+            None => None,
+        }
+        .or_else(|| all_rule_hosts().any(|h| h.is_none()).then_some(None))
+    }
+
     /// Routes a request by scanning every rule (SEMANTICS §1–3, §6).
     pub fn route(&self, host: Option<&str>, path: &str) -> Decision {
         let host = host.and_then(normalize::host).map(|h| h.into_owned());
@@ -221,21 +241,7 @@ impl ReferenceRouter {
             tls_hosts().any(|p| p.matches(h))
         });
         let entries = self.entries();
-        let all_rule_hosts = || {
-            self.valid
-                .iter()
-                .flat_map(|v| v.rules.iter().map(|r| r.host.as_ref()))
-        };
-        // 1. Pick one host entry: exact, then wildcard, then host-less.
-        let scope: Option<Option<&HostPattern>> = match host.as_deref() {
-            Some(h) => all_rule_hosts()
-                .flatten()
-                .find(|p| matches!(p, HostPattern::Exact(_)) && p.matches(h))
-                .or_else(|| all_rule_hosts().flatten().find(|p| p.matches(h)))
-                .map(Some),
-            None => None,
-        }
-        .or_else(|| all_rule_hosts().any(|h| h.is_none()).then_some(None));
+        let scope = self.scope(host.as_deref());
         let global =
             |https_redirect| match self.valid.iter().find_map(|v| v.default_backend.as_ref()) {
                 Some(b) => Decision {

@@ -1,6 +1,7 @@
 //! The fast table and the naive reference model must agree on every lookup and on every
 //! diagnostic, for random Ingress sets and random requests.
 
+use ingress_core::explain::{Verdict, explain};
 use ingress_core::reference::{Decision, ReferenceRouter};
 use ingress_core::{
     ClassSelection, ClusterState, HttpIngressPath, Ingress, IngressBackend, IngressRule,
@@ -181,6 +182,39 @@ proptest! {
             let fast = Decision::from_route(&table.route(host, &path));
             let slow = reference.route(host, &path);
             prop_assert_eq!(fast, slow, "host {:?} path {:?}", host, path);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// `explain` tells the table's own decision: one candidate is chosen exactly when a path
+    /// rule decided, it is that rule, and every outranked candidate names it.
+    #[test]
+    fn explanations_agree_with_the_table(
+        state in state_strategy(),
+        requests in prop::collection::vec((prop::sample::select(REQUEST_HOSTS), path_strategy()), 1..8),
+    ) {
+        let config = TableConfig::default();
+        let table = RouteTable::build(&state, &config);
+        for (host, path) in requests {
+            let fast = Decision::from_route(&table.route(host, &path));
+            let why = explain(&state, &config, host, &path);
+            prop_assert_eq!(&why.decision, &fast);
+            let chosen: Vec<_> = why
+                .candidates
+                .iter()
+                .filter(|c| c.verdict == Verdict::Chosen)
+                .map(|c| (c.ingress.clone(), c.rule_index, c.path_index))
+                .collect();
+            prop_assert_eq!(chosen.first(), fast.rule.as_ref());
+            prop_assert!(chosen.len() <= 1);
+            for candidate in &why.candidates {
+                if let Verdict::Outranked { by, .. } = &candidate.verdict {
+                    prop_assert_eq!(Some(by), fast.rule.as_ref());
+                }
+            }
         }
     }
 }
