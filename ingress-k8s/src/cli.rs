@@ -103,6 +103,31 @@ pub enum Command {
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Explain where a request would go in a set of manifests: the winning rule, every other
+    /// candidate and why it lost, and the eligible endpoints.
+    Explain {
+        /// The request's host (`Host` header); absent: a request without one.
+        #[arg(long)]
+        host: Option<String>,
+        /// The request's path (and query).
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// The scheme the request arrives with (plain HTTP to a TLS host is redirected).
+        #[arg(long, value_enum, default_value_t = Scheme::Http)]
+        scheme: Scheme,
+        /// Manifest files, directories, or `-` for standard input.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// `explain --scheme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS.
+    Https,
 }
 
 /// `--log-format`.
@@ -185,19 +210,44 @@ impl Args {
     }
 }
 
+/// `ingress-proxy explain …`: prints the explanation to standard output; returns whether every
+/// input could be read.
+pub fn explain(
+    args: &Args,
+    paths: &[PathBuf],
+    host: Option<&str>,
+    path: &str,
+    scheme: Scheme,
+) -> bool {
+    let (inputs, unreadable) = manifest::read_inputs(paths, read_stdin_if_named(paths).as_deref());
+    let mut report = manifest::explain(
+        &inputs,
+        args.table_config(),
+        host,
+        path,
+        scheme == Scheme::Https,
+    );
+    report.errors.splice(0..0, unreadable);
+    println!("{report}");
+    report.errors.is_empty()
+}
+
+/// Standard input's text, when `-` is among `paths`.
+fn read_stdin_if_named(paths: &[PathBuf]) -> Option<String> {
+    if !paths.iter().any(|path| path.as_os_str() == "-") {
+        return None;
+    }
+    let mut text = String::new();
+    if let Err(error) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+        eprintln!("error: -: cannot read standard input: {error}");
+    }
+    Some(text)
+}
+
 /// `ingress-proxy check PATH…`: prints the report to standard output; returns whether every
 /// object would apply.
 pub fn check(args: &Args, paths: &[PathBuf]) -> bool {
-    let stdin = if paths.iter().any(|path| path.as_os_str() == "-") {
-        let mut text = String::new();
-        if let Err(error) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-            eprintln!("error: -: cannot read standard input: {error}");
-        }
-        Some(text)
-    } else {
-        None
-    };
-    let (inputs, unreadable) = manifest::read_inputs(paths, stdin.as_deref());
+    let (inputs, unreadable) = manifest::read_inputs(paths, read_stdin_if_named(paths).as_deref());
     let mut report = manifest::check(&inputs, args.table_config());
     report.errors.splice(0..0, unreadable);
     println!("{report}");

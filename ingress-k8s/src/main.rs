@@ -13,8 +13,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Check { paths }) = &args.command {
-        return if cli::check(&args, paths) {
+    let done = match &args.command {
+        Some(Command::Check { paths }) => Some(cli::check(&args, paths)),
+        Some(Command::Explain {
+            host,
+            path,
+            scheme,
+            paths,
+        }) => Some(cli::explain(&args, paths, host.as_deref(), path, *scheme)),
+        None => None,
+    };
+    if let Some(passed) = done {
+        return if passed {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

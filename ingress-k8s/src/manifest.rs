@@ -8,12 +8,14 @@
 
 mod check;
 mod directory;
+mod explain;
 mod parse;
 #[cfg(feature = "watch")]
 mod watch;
 
 pub use check::{CheckInput, CheckReport, NotOurs, Origin, check, read_inputs};
 pub use directory::{ManifestDirectory, Reload};
+pub use explain::{ExplainReport, explain};
 pub use parse::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};
 #[cfg(feature = "watch")]
 pub use watch::{ManifestSource, ReloadStatus};

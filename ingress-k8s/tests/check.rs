@@ -1,5 +1,6 @@
-//! `ingress-proxy check`, run as a user would: the bundled manifests pass; a broken set fails
-//! with one line per problem naming file, document, object and field.
+//! `ingress-proxy check` and `explain`, run as a user would: the bundled manifests pass; a
+//! broken set fails with one line per problem naming file, document, object and field; explain
+//! names the winning rule, the losers and why, and the endpoints.
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
@@ -8,8 +9,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn check(args: &[&str], stdin: Option<&str>) -> Output {
+    run("check", args, stdin)
+}
+
+fn run(command: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ingress-proxy"))
-        .arg("check")
+        .arg(command)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -93,6 +98,51 @@ fn problems_are_listed_with_file_document_object_and_field() {
     );
     assert!(
         lines.last().unwrap().starts_with("check failed: "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn explain_names_the_winner_the_losers_and_the_endpoints() {
+    let output = run(
+        "explain",
+        &[
+            "--host",
+            "TOMCAT.lucky.com:80",
+            "--path",
+            "/index.jsp",
+            manifests().to_str().unwrap(),
+            "-",
+        ],
+        Some(BROKEN),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.contains(&"request: host tomcat.lucky.com, path /index.jsp"),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&"  default/ingress-myapp rule 0/0: tomcat.lucky.com / (Prefix) → Service default/tomcat:8080: CHOSEN"),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&"  default/ingress-tomcat-tls rule 0/0: test.lucky.com / (Prefix) → Service default/tomcat:8080: host does not match"),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&"eligible endpoints: 127.0.0.11:8080, 127.0.0.12:8080"),
+        "{stdout}"
+    );
+    let tls = run(
+        "explain",
+        &["--host", "test.lucky.com", manifests().to_str().unwrap()],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&tls.stdout);
+    assert!(
+        stdout.contains("answered 308 (redirect to https)"),
         "{stdout}"
     );
 }

@@ -150,33 +150,59 @@ pub fn read_inputs(
     (inputs, errors)
 }
 
-/// Checks `inputs` as one manifest set, in order (earlier objects are older, as in a
-/// manifest directory), against the controller configuration `config`.
-pub fn check(inputs: &[CheckInput], config: TableConfig) -> CheckReport {
-    let mut report = CheckReport::default();
+/// Manifest inputs read as one set: the cluster state they describe, where each Ingress came
+/// from, and the files that failed.
+#[derive(Debug, Default)]
+pub(super) struct LoadedSet {
+    pub(super) state: ingress_core::ClusterState,
+    pub(super) origins: BTreeMap<ObjectKey, Origin>,
+    pub(super) errors: Vec<ManifestError>,
+    pub(super) objects: usize,
+}
+
+/// Reads `inputs` as one manifest set, in order (earlier objects are older, as in a manifest
+/// directory).
+pub(super) fn load(inputs: &[CheckInput]) -> LoadedSet {
+    let mut loaded = LoadedSet::default();
     let mut objects: Vec<ModelObject> = Vec::new();
-    let mut origins: BTreeMap<ObjectKey, Origin> = BTreeMap::new();
     for input in inputs {
-        report.files += 1;
         match read_text(&input.file, &input.text) {
             Ok(read) => {
                 for (parsed, object) in read {
-                    report.objects += 1;
                     if let ModelObject::Ingress(ingress) = &object {
                         let origin = Origin {
                             file: input.file.clone(),
                             document: parsed.document,
                             line: parsed.line,
                         };
-                        origins.insert(ingress.meta.key(), origin);
+                        loaded.origins.insert(ingress.meta.key(), origin);
                     }
                     objects.push(object);
                 }
             }
-            Err(error) => report.errors.push(error),
+            Err(error) => loaded.errors.push(error),
         }
     }
-    let state = state_of(&objects);
+    loaded.objects = objects.len();
+    loaded.state = state_of(&objects);
+    loaded
+}
+
+/// Checks `inputs` as one manifest set, in order (earlier objects are older, as in a
+/// manifest directory), against the controller configuration `config`.
+pub fn check(inputs: &[CheckInput], config: TableConfig) -> CheckReport {
+    let LoadedSet {
+        state,
+        origins,
+        errors,
+        objects,
+    } = load(inputs);
+    let mut report = CheckReport {
+        files: inputs.len(),
+        objects,
+        errors,
+        ..CheckReport::default()
+    };
     let ingresses: Vec<(ObjectKey, Option<String>)> = state
         .ingresses
         .iter()
