@@ -318,7 +318,7 @@ pub use diagnostics::{Diagnostic, InvalidIngressKey};
 pub use model::*;
 pub use ready::UntilReady;
 pub use state::{Change, ClusterState};
-pub use table::{MatchSource, MatchedRule, Route, RouteTable};
+pub use table::{MatchSource, MatchedRule, Route, RouteListing, RouteTable};
 pub use tls::TlsBinding;
 pub use validate::{
     BackendRef, HostPattern, InvalidField, InvalidIngress, PathType, RulePath, ValidIngress,

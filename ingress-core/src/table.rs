@@ -63,6 +63,17 @@ pub struct MatchedRule {
     pub path_type: PathType,
 }
 
+/// One path rule in force, as [`RouteTable::routes`] lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteListing<'a> {
+    /// The rule (its host as written names the host entry).
+    pub rule: &'a Arc<MatchedRule>,
+    /// Where it sends requests.
+    pub target: &'a Target,
+    /// Plain HTTP to its host is redirected to HTTPS.
+    pub https_redirect: bool,
+}
+
 /// Why a request went where it went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchSource {
@@ -174,6 +185,31 @@ impl RouteTable {
         self.backends_by_service
             .get(service)
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every path rule in force, by host entry: exact hosts, then wildcards, then the
+    /// host-less rules, each sorted by host; within a host, best first (the order precedence
+    /// tries them). For listings (the admin API), not for routing.
+    pub fn routes(&self) -> Vec<RouteListing<'_>> {
+        fn sorted(map: &FastMap<HostKey, HostRoutes>) -> Vec<&HostRoutes> {
+            let mut entries: Vec<(&HostKey, &HostRoutes)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            entries.into_iter().map(|(_, routes)| routes).collect()
+        }
+        let mut hosts = sorted(&self.exact_hosts);
+        hosts.extend(sorted(&self.wildcard_hosts));
+        hosts.extend(self.hostless.as_ref());
+        let mut out = Vec::new();
+        for entry in hosts {
+            for (rule, target) in entry.paths.entries() {
+                out.push(RouteListing {
+                    rule,
+                    target,
+                    https_redirect: entry.https_redirect,
+                });
+            }
+        }
+        out
     }
 
     /// Number of host entries (exact, wildcard, and the host-less one) and of path entries.

@@ -421,3 +421,39 @@ fn other_classes_are_ignored_and_default_class_takes_classless() {
         Some("none")
     );
 }
+
+#[test]
+fn routes_lists_every_rule_in_force_best_first_per_host() {
+    use PathType::{Exact, Prefix};
+    let table = build(vec![
+        ing("a", 1)
+            .with_path(Some("foo.com"), Prefix, "/", svc("web"))
+            .with_path(Some("foo.com"), Exact, "/api", svc("api"))
+            .with_path(None, Prefix, "/", svc("any")),
+        // Loses its conflict with `a`: not in force, not listed.
+        ing("b", 2).with_path(Some("foo.com"), Prefix, "/", svc("other")),
+        ing("c", 3).with_path(Some("*.bar.com"), Prefix, "/x", svc("wild")),
+    ]);
+    let listed: Vec<(Option<String>, String, String)> = table
+        .routes()
+        .iter()
+        .map(|r| {
+            (
+                r.rule.host.as_deref().map(str::to_owned),
+                r.rule.path.to_string(),
+                r.rule.ingress.name.to_string(),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        listed,
+        [
+            (some("foo.com"), "/api".to_owned(), "a".to_owned()),
+            (some("foo.com"), "/".to_owned(), "a".to_owned()),
+            (some("*.bar.com"), "/x".to_owned(), "c".to_owned()),
+            (None, "/".to_owned(), "a".to_owned()),
+        ]
+    );
+    assert_eq!(listed.len(), table.size().1);
+}

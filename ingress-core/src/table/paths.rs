@@ -150,6 +150,14 @@ impl PathRouter {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+
+    /// Every entry, best first (SEMANTICS §2.4), with where it goes.
+    pub(crate) fn entries(&self) -> Vec<(&Arc<MatchedRule>, &Target)> {
+        match &self.index {
+            Index::Scan(entries) => entries.iter().map(|e| (&e.rule, &e.target)).collect(),
+            Index::Tree(tree) => tree.routes.iter().map(|r| (&r.rule, &r.target)).collect(),
+        }
+    }
 }
 
 fn scan_index(routes: Vec<PathRoute>) -> Index {
