@@ -1,4 +1,7 @@
-//! The admin listener: liveness, readiness (first snapshot published) and Prometheus metrics.
+//! The admin listener: liveness, readiness (first snapshot published), Prometheus metrics,
+//! and the JSON API ([`api`]).
+
+mod api;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,7 +12,8 @@ use hyper::body::Incoming;
 use crate::handler::ResponseBody;
 use crate::handler::Shared;
 
-/// Answers `/healthz`, `/readyz` and `/metrics`; anything else is `404`.
+/// Answers `/healthz`, `/readyz`, `/metrics` and the `/api/…` endpoints; anything else is
+/// `404`.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
@@ -35,10 +39,19 @@ pub(crate) async fn handle(
             "text/plain; version=0.0.4; charset=utf-8",
             shared.metrics.encode(),
         ),
+        path @ ("/api/routes" | "/api/diagnostics" | "/api/backends") => {
+            let table = shared.table.load_full();
+            let value = match path {
+                "/api/routes" => api::routes(&table),
+                "/api/diagnostics" => api::diagnostics(&table),
+                _ => api::backends(&shared, &table),
+            };
+            (StatusCode::OK, "application/json", value.to_string())
+        }
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "404 Not Found: the admin listener serves /healthz, /readyz and /metrics\n".to_owned(),
+            "404 Not Found: the admin listener serves /healthz, /readyz, /metrics, /api/routes, /api/diagnostics and /api/backends\n".to_owned(),
         ),
     };
     let mut response = Response::new(ResponseBody::full(body));

@@ -13,7 +13,7 @@
 //!
 //! A per-route policy belongs in one of these phases, once.
 
-mod balance;
+pub(crate) mod balance;
 mod headers;
 mod pages;
 mod response_body;
@@ -114,6 +114,14 @@ impl Shared {
             hsts,
             none: Arc::from("-"),
         })
+    }
+
+    /// Passive health of `backend`'s endpoints (see [`EndpointPicker::health`]).
+    pub(crate) fn endpoint_health(
+        &self,
+        backend: &Arc<Backend>,
+    ) -> Option<Vec<balance::EndpointHealth>> {
+        self.picker.health(backend, Instant::now())
     }
 
     /// The upstream connection pool (swept periodically by the server).

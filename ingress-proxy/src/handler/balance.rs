@@ -32,6 +32,18 @@ struct Group {
     balancer: Option<Balancer<SocketAddr>>,
 }
 
+/// One endpoint's passive health, for the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EndpointHealth {
+    pub(crate) address: SocketAddr,
+    /// Not ejected by passive health.
+    pub(crate) eligible: bool,
+    /// Failures counted in the current `fail_timeout` window.
+    pub(crate) failures: u32,
+    /// Requests in flight to it.
+    pub(crate) in_flight: u32,
+}
+
 /// One request's use of a backend's balancer.
 #[derive(Debug)]
 pub(crate) struct Pick {
@@ -102,6 +114,35 @@ impl EndpointPicker {
             attempt,
             last: None,
         }
+    }
+
+    /// Passive health of `backend`'s endpoints as its balancer sees them at `now`; `None` when
+    /// no request used the backend yet (every ready endpoint is then eligible).
+    pub(crate) fn health(
+        &self,
+        backend: &Arc<Backend>,
+        now: Instant,
+    ) -> Option<Vec<EndpointHealth>> {
+        let key = Arc::as_ptr(backend) as usize;
+        let group = self
+            .groups
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned()?;
+        let group = group.lock().unwrap_or_else(PoisonError::into_inner);
+        let balancer = group.balancer.as_ref()?;
+        Some(
+            balancer
+                .peers()
+                .map(|(id, address)| EndpointHealth {
+                    address: *address,
+                    eligible: balancer.is_available(id, now),
+                    failures: balancer.fails(id),
+                    in_flight: balancer.outstanding(id),
+                })
+                .collect(),
+        )
     }
 
     fn balancer(&self, addresses: &[SocketAddr]) -> Option<Balancer<SocketAddr>> {

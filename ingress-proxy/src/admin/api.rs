@@ -1,0 +1,103 @@
+//! The admin listener's JSON API: what the controller decided, for scripts and the dashboard.
+//! Read-only; nothing here ever shows key material or Secret contents.
+//!
+//! - `GET /api/routes`: every path rule in force (host, path, type, Ingress, rule, Service,
+//!   HTTPS redirect), best first per host, and the table generation;
+//! - `GET /api/diagnostics`: every rejected object and conflict (object, reason, message);
+//! - `GET /api/backends`: every Service port in use, its endpoints and their passive health
+//!   (eligible, failures in the current window, requests in flight).
+
+use serde_json::{Value, json};
+
+use ingress_core::{Endpoints, RouteTable, Target};
+
+use crate::handler::Shared;
+
+/// `/api/routes`.
+pub(crate) fn routes(table: &RouteTable) -> Value {
+    let routes: Vec<Value> = table
+        .routes()
+        .iter()
+        .map(|route| {
+            let rule = route.rule;
+            json!({
+                "host": rule.host.as_deref(),
+                "path": &*rule.path,
+                "path_type": rule.path_type.as_str(),
+                "ingress": rule.ingress.to_string(),
+                "rule": [rule.rule_index, rule.path_index],
+                "backend": target(route.target),
+                "https_redirect": route.https_redirect,
+            })
+        })
+        .collect();
+    json!({ "generation": table.generation(), "routes": routes })
+}
+
+/// `/api/diagnostics`.
+pub(crate) fn diagnostics(table: &RouteTable) -> Value {
+    let diagnostics: Vec<Value> = table
+        .diagnostics()
+        .iter()
+        .map(|diagnostic| {
+            json!({
+                "object": diagnostic.object().to_string(),
+                "reason": diagnostic.reason(),
+                "message": diagnostic.to_string(),
+            })
+        })
+        .collect();
+    json!({ "generation": table.generation(), "diagnostics": diagnostics })
+}
+
+/// `/api/backends`.
+pub(crate) fn backends(shared: &Shared, table: &RouteTable) -> Value {
+    let mut backends: Vec<(String, Value)> = table
+        .backends()
+        .map(|backend| {
+            let service = backend.service().to_string();
+            let endpoints = match &*backend.endpoints() {
+                Endpoints::Ready(addresses) => {
+                    let health = shared.endpoint_health(backend);
+                    let endpoints: Vec<Value> = addresses
+                        .iter()
+                        .map(|address| {
+                            let seen = health
+                                .as_ref()
+                                .and_then(|h| h.iter().find(|e| e.address == *address));
+                            json!({
+                                "address": address.to_string(),
+                                "eligible": seen.is_none_or(|e| e.eligible),
+                                "failures": seen.map_or(0, |e| e.failures),
+                                "in_flight": seen.map_or(0, |e| e.in_flight),
+                            })
+                        })
+                        .collect();
+                    json!(endpoints)
+                }
+                Endpoints::External { host, port } => {
+                    json!([{ "address": format!("{host}:{port}"), "external_name": true }])
+                }
+                Endpoints::Unavailable(why) => json!({ "unavailable": format!("{why:?}") }),
+            };
+            (
+                service.clone(),
+                json!({ "service": service, "endpoints": endpoints }),
+            )
+        })
+        .collect();
+    backends.sort_by(|a, b| a.0.cmp(&b.0));
+    backends.dedup_by(|a, b| a.0 == b.0);
+    let backends: Vec<Value> = backends.into_iter().map(|(_, value)| value).collect();
+    json!({ "generation": table.generation(), "backends": backends })
+}
+
+fn target(target: &Target) -> Value {
+    match target {
+        Target::Service(backend) => json!({ "service": backend.service().to_string() }),
+        Target::Resource(resource) => {
+            json!({ "resource": format!("{}/{}", resource.kind, resource.name) })
+        }
+        Target::NotFound => json!("not-found"),
+    }
+}
