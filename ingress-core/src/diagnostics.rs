@@ -45,6 +45,16 @@ pub enum Diagnostic {
         /// The host, as written.
         host: Arc<str>,
     },
+    /// An `nginx.ingress.kubernetes.io/*` annotation that has no effect (see
+    /// [`annotations`](crate::annotations)). A warning: the Ingress is applied without it.
+    AnnotationIgnored {
+        /// The Ingress carrying it.
+        ingress: ObjectKey,
+        /// The annotation key.
+        annotation: Arc<str>,
+        /// Why it has no effect.
+        reason: crate::annotations::Ignored,
+    },
     /// A TLS Secret that does not exist: its hosts get the default certificate.
     TlsSecretMissing {
         /// The Ingress naming it.
@@ -66,7 +76,8 @@ impl Diagnostic {
             Diagnostic::RuleConflict { loser, .. }
             | Diagnostic::DefaultBackendConflict { loser, .. }
             | Diagnostic::TlsConflict { loser, .. } => loser,
-            Diagnostic::TlsSecretMissing { ingress, .. } => ingress,
+            Diagnostic::TlsSecretMissing { ingress, .. }
+            | Diagnostic::AnnotationIgnored { ingress, .. } => ingress,
         }
     }
 
@@ -78,6 +89,7 @@ impl Diagnostic {
             Diagnostic::DefaultBackendConflict { .. } => "DefaultBackendConflict",
             Diagnostic::TlsConflict { .. } => "TLSConflict",
             Diagnostic::TlsSecretMissing { .. } => "TLSSecretMissing",
+            Diagnostic::AnnotationIgnored { .. } => "AnnotationIgnored",
         }
     }
 }
@@ -138,6 +150,14 @@ impl fmt::Display for Diagnostic {
             } => write!(
                 f,
                 "Ingress {loser}: spec.tls host {host} is ignored: Ingress {winner} is older and provides its certificate"
+            ),
+            Diagnostic::AnnotationIgnored {
+                ingress,
+                annotation,
+                reason,
+            } => write!(
+                f,
+                "Ingress {ingress}: annotation {annotation} is ignored: {reason}"
             ),
             Diagnostic::TlsSecretMissing { ingress, secret } => write!(
                 f,

@@ -288,6 +288,7 @@
 
 #![deny(missing_docs)]
 
+pub mod annotations;
 mod backend;
 pub mod balance;
 mod class;

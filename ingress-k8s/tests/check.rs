@@ -35,7 +35,11 @@ fn manifests() -> PathBuf {
 
 const BROKEN: &str = "apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: bad, namespace: default}
+metadata:
+  name: bad
+  namespace: default
+  annotations:
+    nginx.ingress.kubernetes.io/server-snippet: \"return 200;\"
 spec:
   ingressClassName: ingress-engine
   rules:
@@ -92,7 +96,7 @@ fn problems_are_listed_with_file_document_object_and_field() {
     );
     assert!(
         lines.contains(
-            &"note: -: document 1: line 12: Ingress default/elsewhere is not served by this controller: ingress class \"traefik\" is not one of ours"
+            &"note: -: document 1: line 16: Ingress default/elsewhere is not served by this controller: ingress class \"traefik\" is not one of ours"
         ),
         "{stdout}"
     );

@@ -167,7 +167,8 @@ fn is_port_name(name: &str) -> bool {
 
 impl ValidIngress {
     /// Every Ingress of `state` that is ours ([`ClassSelection::is_ours`]), validated, oldest
-    /// first; each invalid one becomes one [`Diagnostic::Rejected`] per field error.
+    /// first; each invalid one becomes one [`Diagnostic::Rejected`] per field error, and each
+    /// annotation without effect one [`Diagnostic::AnnotationIgnored`].
     ///
     /// [`ClassSelection::is_ours`]: crate::ClassSelection::is_ours
     pub fn ours_oldest_first(
@@ -183,6 +184,16 @@ impl ValidIngress {
             {
                 continue;
             }
+            let key = ingress.meta.key();
+            diagnostics.extend(
+                crate::annotations::ignored_annotations(&ingress.meta.annotations).map(
+                    |(annotation, reason)| Diagnostic::AnnotationIgnored {
+                        ingress: key.clone(),
+                        annotation: annotation.into(),
+                        reason,
+                    },
+                ),
+            );
             match ValidIngress::try_from(ingress) {
                 Ok(v) => valid.push(v),
                 Err(errors) => diagnostics.extend(
