@@ -1,7 +1,8 @@
 //! ingress-nginx annotations (`nginx.ingress.kubernetes.io/*`): which ones this engine reads,
 //! and a diagnostic for every other one — never silence.
 //!
-//! Every annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
+//! Supported so far: `ssl-redirect` and `force-ssl-redirect` ([`RoutePolicy`]). Every other
+//! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
 //! ingress-nginx's documented catalogue:
 //!
 //! - a **snippet** (`configuration-snippet`, `server-snippet`, `stream-snippet`,
@@ -32,8 +33,12 @@
 //! ]);
 //! ```
 
+mod policy;
+
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub use policy::{InvalidAnnotation, RoutePolicy};
 
 /// The annotation prefix ingress-nginx reads (its `--annotations-prefix` default).
 pub const PREFIX: &str = "nginx.ingress.kubernetes.io/";
@@ -208,6 +213,9 @@ pub fn ignored_annotations(
 ) -> impl Iterator<Item = (&str, Ignored)> {
     annotations.keys().filter_map(|key| {
         let name = key.strip_prefix(PREFIX)?;
+        if policy::SUPPORTED.contains(&name) {
+            return None;
+        }
         let why = if SNIPPETS.contains(&name) {
             Ignored::Snippet
         } else if DOCUMENTED.binary_search(&name).is_ok() {

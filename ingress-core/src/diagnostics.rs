@@ -55,6 +55,17 @@ pub enum Diagnostic {
         /// Why it has no effect.
         reason: crate::annotations::Ignored,
     },
+    /// A supported annotation with an invalid value: the Ingress's paths answer `503`.
+    AnnotationInvalid {
+        /// The Ingress carrying it.
+        ingress: ObjectKey,
+        /// The annotation key.
+        annotation: Arc<str>,
+        /// The value.
+        value: Arc<str>,
+        /// Why it is invalid.
+        reason: Arc<str>,
+    },
     /// A TLS Secret that does not exist: its hosts get the default certificate.
     TlsSecretMissing {
         /// The Ingress naming it.
@@ -77,7 +88,8 @@ impl Diagnostic {
             | Diagnostic::DefaultBackendConflict { loser, .. }
             | Diagnostic::TlsConflict { loser, .. } => loser,
             Diagnostic::TlsSecretMissing { ingress, .. }
-            | Diagnostic::AnnotationIgnored { ingress, .. } => ingress,
+            | Diagnostic::AnnotationIgnored { ingress, .. }
+            | Diagnostic::AnnotationInvalid { ingress, .. } => ingress,
         }
     }
 
@@ -90,6 +102,7 @@ impl Diagnostic {
             Diagnostic::TlsConflict { .. } => "TLSConflict",
             Diagnostic::TlsSecretMissing { .. } => "TLSSecretMissing",
             Diagnostic::AnnotationIgnored { .. } => "AnnotationIgnored",
+            Diagnostic::AnnotationInvalid { .. } => "AnnotationInvalid",
         }
     }
 }
@@ -158,6 +171,15 @@ impl fmt::Display for Diagnostic {
             } => write!(
                 f,
                 "Ingress {ingress}: annotation {annotation} is ignored: {reason}"
+            ),
+            Diagnostic::AnnotationInvalid {
+                ingress,
+                annotation,
+                value,
+                reason,
+            } => write!(
+                f,
+                "Ingress {ingress}: annotation {annotation} has an invalid value {value:?} ({reason}): the Ingress's paths answer 503"
             ),
             Diagnostic::TlsSecretMissing { ingress, secret } => write!(
                 f,

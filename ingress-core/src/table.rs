@@ -61,6 +61,8 @@ pub struct MatchedRule {
     pub path: Arc<str>,
     /// The rule's path type.
     pub path_type: PathType,
+    /// What the Ingress's annotations ask of this path.
+    pub policy: Arc<crate::annotations::RoutePolicy>,
 }
 
 /// One path rule in force, as [`RouteTable::routes`] lists it.

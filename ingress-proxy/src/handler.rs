@@ -192,18 +192,14 @@ pub(crate) async fn handle(
         metrics: shared.metrics.clone(),
     });
 
-    let checked = check_request(&request).and_then(|()| {
-        match redirect_target(
-            &shared,
-            &connection,
-            &resolved,
-            host.as_ref(),
-            request.uri(),
-        ) {
-            Some(location) => Err(Answer::Redirect(location)),
-            None => Ok(()),
-        }
-    });
+    let checked = check_request(&request)
+        .and_then(|()| check_policy(&resolved))
+        .and_then(|()| {
+            match redirect_target(&shared, &connection, &resolved, host.as_ref(), &request) {
+                Some(location) => Err(Answer::Redirect(location)),
+                None => Ok(()),
+            }
+        });
     let mut response = match (checked, &resolved.destination) {
         (Err(Answer::Failure(failure)), _) => failure.response(),
         (Err(Answer::Redirect(location)), _) => pages::redirect(location),
@@ -284,17 +280,44 @@ fn resolve(table: &TableReader, host: Option<&HeaderValue>, uri: &Uri) -> Resolv
     }
 }
 
-/// HTTP→HTTPS: `Location` for a plain-HTTP request to a host with TLS, except ACME challenges.
-fn redirect_target(
+/// The matched rule's Ingress has an annotation with an invalid value: its paths answer `503`
+/// (as ingress-nginx denies such a location), other Ingresses are not affected.
+fn check_policy(resolved: &Resolved) -> Result<(), Answer> {
+    match resolved
+        .rule
+        .as_ref()
+        .and_then(|rule| rule.policy.denied.as_ref())
+    {
+        Some(_) => Err(Answer::Failure(Failure::PolicyInvalid)),
+        None => Ok(()),
+    }
+}
+
+/// HTTP→HTTPS: `Location` for a plain-HTTP request to a host with TLS (`ssl-redirect`, on by
+/// default) or to a path with `force-ssl-redirect`, except ACME challenges and requests a
+/// trusted balancer says arrived over HTTPS.
+fn redirect_target<B>(
     shared: &Shared,
     connection: &ClientConnection,
     resolved: &Resolved,
     host: Option<&HeaderValue>,
-    uri: &Uri,
+    request: &Request<B>,
 ) -> Option<HeaderValue> {
-    if connection.https
-        || !resolved.https_redirect
-        || uri.path().starts_with("/.well-known/acme-challenge/")
+    let uri = request.uri();
+    let wanted = match &resolved.rule {
+        Some(rule) => rule.policy.redirects_to_https(resolved.https_redirect),
+        None => resolved.https_redirect,
+    };
+    if connection.https || !wanted || uri.path().starts_with("/.well-known/acme-challenge/") {
+        return None;
+    }
+    // Behind a TLS-terminating balancer whose forwarded fields are trusted, the request did
+    // arrive over HTTPS: redirecting it again would loop.
+    if shared.config.use_forwarded_headers
+        && request
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
     {
         return None;
     }

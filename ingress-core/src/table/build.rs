@@ -126,6 +126,7 @@ impl RouteTable {
                             host: host_name.clone(),
                             path: path.path.raw().clone(),
                             path_type: path.path.path_type(),
+                            policy: ingress.policy.clone(),
                         }),
                     });
                 }

@@ -243,6 +243,7 @@ mod tests {
                 host: None,
                 path: path.raw().clone(),
                 path_type,
+                policy: Arc::default(),
             }),
             path,
             target: Target::NotFound,

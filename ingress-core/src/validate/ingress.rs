@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::error::{InvalidField, InvalidIngress};
 use super::host::{HostPattern, is_dns1035_label, is_dns1123_subdomain};
 use super::path::{PathType, RulePath};
+use crate::annotations::RoutePolicy;
 use crate::config::{PortRef, ServiceRef, TableConfig};
 use crate::diagnostics::{Diagnostic, InvalidIngressKey};
 use crate::model::{
@@ -25,6 +26,8 @@ pub struct ValidIngress {
     pub rules: Vec<ValidRule>,
     /// `spec.tls`, in order.
     pub tls: Vec<ValidTls>,
+    /// What its supported annotations ask of its paths.
+    pub policy: Arc<RoutePolicy>,
 }
 
 /// A validated `spec.rules[]` entry.
@@ -195,7 +198,19 @@ impl ValidIngress {
                 ),
             );
             match ValidIngress::try_from(ingress) {
-                Ok(v) => valid.push(v),
+                Ok(mut v) => {
+                    let (policy, invalid) = RoutePolicy::parse(&ingress.meta.annotations);
+                    diagnostics.extend(invalid.into_iter().map(|invalid| {
+                        Diagnostic::AnnotationInvalid {
+                            ingress: key.clone(),
+                            annotation: invalid.annotation.into(),
+                            value: invalid.value.into(),
+                            reason: invalid.reason.into(),
+                        }
+                    }));
+                    v.policy = Arc::new(policy);
+                    valid.push(v);
+                }
                 Err(errors) => diagnostics.extend(
                     errors
                         .into_iter()
@@ -310,6 +325,7 @@ impl TryFrom<&Ingress> for ValidIngress {
             default_backend: default_backend.flatten(),
             rules,
             tls,
+            policy: Arc::default(),
         })
     }
 }

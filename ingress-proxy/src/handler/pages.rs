@@ -18,6 +18,8 @@ pub(crate) enum Failure {
     NoRoute,
     /// The matched Service, its port or its ready endpoints are missing.
     NoEndpoints,
+    /// The matched path's Ingress has an annotation with an invalid value.
+    PolicyInvalid,
     /// A `resource` backend, which this data plane does not serve.
     ResourceBackend,
     /// Connecting to or reading from the upstream took too long.
@@ -32,7 +34,9 @@ impl Failure {
             Failure::BadHost | Failure::BadRequestBody => StatusCode::BAD_REQUEST,
             Failure::Connect => StatusCode::METHOD_NOT_ALLOWED,
             Failure::NoRoute => StatusCode::NOT_FOUND,
-            Failure::NoEndpoints | Failure::ResourceBackend => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::NoEndpoints | Failure::ResourceBackend | Failure::PolicyInvalid => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Failure::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::UpstreamFailed => StatusCode::BAD_GATEWAY,
         }
@@ -52,6 +56,9 @@ impl Failure {
             }
             Failure::NoEndpoints => {
                 "503 Service Unavailable: the backend Service has no ready endpoints\n"
+            }
+            Failure::PolicyInvalid => {
+                "503 Service Unavailable: this path's Ingress has an annotation with an invalid value (see the controller's diagnostics)\n"
             }
             Failure::ResourceBackend => {
                 "503 Service Unavailable: the backend is a resource this proxy does not serve\n"
@@ -104,6 +111,7 @@ mod tests {
             Failure::Connect,
             Failure::BadRequestBody,
             Failure::NoRoute,
+            Failure::PolicyInvalid,
             Failure::NoEndpoints,
             Failure::ResourceBackend,
             Failure::UpstreamTimeout,
