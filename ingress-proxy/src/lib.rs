@@ -104,7 +104,7 @@ mod coarse_timer;
 mod config;
 mod error;
 mod handler;
-mod head_fields;
+mod http1;
 mod metrics;
 mod server;
 mod tls;
@@ -116,18 +116,14 @@ pub mod fuzzing {
     /// Reads `data` as an upstream's HTTP/1.1 response, whole and in the pieces `splits`
     /// describes; panics if the two readings differ.
     pub fn upstream_response(data: &[u8], head_request: bool, splits: &[u8]) {
-        crate::handler::upstream::wire::split_check::check_split_invariance(
-            data,
-            head_request,
-            splits,
-        );
+        crate::http1::split_check::response::check_split_invariance(data, head_request, splits);
     }
 
     /// Reads `data` as a client's pipelined HTTP/1.1 request heads, whole and in the pieces
     /// `splits` describes (with small head limits when `small_limits`); panics if the two
     /// readings differ or a hand-off to hyper would lose bytes.
     pub fn inline_request(data: &[u8], splits: &[u8], small_limits: bool) {
-        crate::server::inline::split_check::check_split_invariance(data, splits, small_limits);
+        crate::http1::split_check::request::check_split_invariance(data, splits, small_limits);
     }
 }
 
