@@ -219,3 +219,16 @@ fn an_http10_response_with_transfer_encoding_is_read_by_it_then_closed() {
     assert_eq!(parsed.body, BodyDecoder::chunked());
     assert!(!parsed.keep_alive);
 }
+
+#[test]
+fn a_trailer_section_at_the_budget_is_read_the_same_however_split_and_stays_bounded() {
+    // The end of the budget reached by a bare-LF line, then bytes without a line end: the
+    // reader must fail (or wait) with a bounded buffer, never keep buffering.
+    let mut response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n".to_vec();
+    response.extend(std::iter::repeat_n(b'x', 16 * 1024 - 1));
+    response.push(b'\n');
+    response.extend(std::iter::repeat_n(b'y', 40 * 1024));
+    for splits in [&[][..], &[64], &[255, 3]] {
+        split_check::response::check_split_invariance(&response, false, splits);
+    }
+}
