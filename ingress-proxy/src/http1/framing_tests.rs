@@ -2,6 +2,11 @@ use http::HeaderName;
 
 use super::*;
 
+/// Field lines, in order.
+type Fields = &'static [(&'static str, &'static str)];
+/// How a response body is delimited, and whether the connection persists.
+type Outcome = Result<(BodyDecoder, bool), WireError>;
+
 const V10: Version = Version::HTTP_10;
 const V11: Version = Version::HTTP_11;
 
@@ -14,13 +19,13 @@ fn noted(fields: &[(&str, &str)]) -> FramingFields {
     framing
 }
 
-fn response(version: Version, fields: &[(&str, &str)]) -> Result<(BodyDecoder, bool), WireError> {
+fn response(version: Version, fields: &[(&str, &str)]) -> Outcome {
     noted(fields).response_body(StatusCode::OK, version, false)
 }
 
 #[test]
 fn content_length_lines_and_elements_must_agree() {
-    let cases: [(&[(&str, &str)], Option<u64>); 9] = [
+    let cases: [(Fields, Option<u64>); 9] = [
         (&[("content-length", "5")], Some(5)),
         (&[("content-length", "5, 5")], Some(5)),
         (&[("content-length", "5"), ("content-length", "5")], Some(5)),
@@ -48,7 +53,7 @@ fn content_length_lines_and_elements_must_agree() {
 fn every_transfer_encoding_line_counts_and_chunked_must_come_last() {
     let chunked = Ok((BodyDecoder::chunked(), true));
     let until_close = Ok((BodyDecoder::until_close(), false));
-    let cases: [(&[(&str, &str)], Result<(BodyDecoder, bool), WireError>); 9] = [
+    let cases: [(Fields, Outcome); 9] = [
         (&[("transfer-encoding", "chunked")], chunked.clone()),
         (&[("transfer-encoding", "gzip, Chunked")], chunked.clone()),
         (
@@ -85,7 +90,7 @@ fn every_transfer_encoding_line_counts_and_chunked_must_come_last() {
 
 #[test]
 fn transfer_encoding_overrides_content_length_but_the_connection_closes() {
-    let cases: [(&[(&str, &str)], Result<(BodyDecoder, bool), WireError>); 4] = [
+    let cases: [(Fields, Outcome); 4] = [
         (
             &[("transfer-encoding", "chunked"), ("content-length", "3")],
             Ok((BodyDecoder::chunked(), false)),
@@ -122,7 +127,7 @@ fn http10_with_transfer_encoding_is_read_by_it_then_closed() {
 
 #[test]
 fn every_connection_line_counts() {
-    let cases: [(Version, &[(&str, &str)], bool); 8] = [
+    let cases: [(Version, Fields, bool); 8] = [
         (V11, &[], true),
         (V11, &[("connection", "Close")], false),
         (V11, &[("connection", "te"), ("connection", "close")], false),

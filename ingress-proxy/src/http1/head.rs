@@ -51,6 +51,9 @@ impl HeadLimits {
     }
 }
 
+/// A complete head as `httparse` read it: its length, its start line and its fields.
+pub(super) type Complete<'b, 'h, L> = (usize, L, &'h [httparse::Header<'b>]);
+
 /// The first line of a head: what `httparse` reads besides the fields.
 pub(super) trait StartLine: Sized {
     /// Parses a head from `buf` into `fields`: `Ok(None)` while incomplete, else the head's
@@ -58,7 +61,7 @@ pub(super) trait StartLine: Sized {
     fn parse<'b, 'h>(
         buf: &'b [u8],
         fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
-    ) -> Result<Option<(usize, Self, &'h [httparse::Header<'b>])>, httparse::Error>;
+    ) -> Result<Option<Complete<'b, 'h, Self>>, httparse::Error>;
 }
 
 /// A request line: where the method and target sit in the head, and the version.
@@ -131,7 +134,7 @@ impl StartLine for RequestLine {
     fn parse<'b, 'h>(
         buf: &'b [u8],
         fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
-    ) -> Result<Option<(usize, Self, &'h [httparse::Header<'b>])>, httparse::Error> {
+    ) -> Result<Option<Complete<'b, 'h, Self>>, httparse::Error> {
         let mut request = httparse::Request::new(&mut []);
         let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(
             &mut request,
@@ -160,7 +163,7 @@ impl StartLine for StatusLine {
     fn parse<'b, 'h>(
         buf: &'b [u8],
         fields: &'h mut [MaybeUninit<httparse::Header<'b>>],
-    ) -> Result<Option<(usize, Self, &'h [httparse::Header<'b>])>, httparse::Error> {
+    ) -> Result<Option<Complete<'b, 'h, Self>>, httparse::Error> {
         let mut response = httparse::Response::new(&mut []);
         let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
             &mut response,

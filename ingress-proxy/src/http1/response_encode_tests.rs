@@ -134,7 +134,8 @@ fn framing_and_connection_fields_are_this_hops_own() {
 
 #[test]
 fn at_most_one_content_length_goes_out_and_never_beside_transfer_encoding() {
-    let cases: [(&[(&'static str, &'static str)], SizeHint, &str, Framing); 5] = [
+    type Fields = &'static [(&'static str, &'static str)];
+    let cases: [(Fields, SizeHint, &str, Framing); 5] = [
         // A valid length, then an invalid one: both dropped, the body is chunked.
         (
             &[("content-length", "5"), ("content-length", "x")],
