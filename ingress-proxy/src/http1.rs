@@ -14,11 +14,13 @@
 //!   line and list element must be the same 1–19 digit number, else the message is an error;
 //!   every `Transfer-Encoding` line counts, and the body is chunked only when `chunked` is the
 //!   final coding of the combined list; with `Transfer-Encoding` present, `Content-Length` is
-//!   ignored, removed from the head handed on, and the connection closes after the message;
-//!   a `Transfer-Encoding` that does not end in `chunked` makes a response body run until the
-//!   connection closes; an HTTP/1.0 message with `Transfer-Encoding` is read by it and the
-//!   connection closes after it (§6.1). Responses to `HEAD`, and `1xx`, `204` and `304`
-//!   responses, have no body.
+//!   ignored and removed from the head handed on, and when both came the connection closes
+//!   after the message; a `Transfer-Encoding` that does not end in `chunked` makes a response
+//!   body run until the connection closes; an HTTP/1.0 message with `Transfer-Encoding` is read
+//!   by it and the connection closes after it (§6.1). Responses to `HEAD`, and `1xx`, `204` and
+//!   `304` responses, have no body. In the server role the codec takes bodiless requests only:
+//!   any `Content-Length` or `Transfer-Encoding` hands the request to hyper, whose request
+//!   framing (and its `400` answers) applies.
 //! - **Persistence** (§9.3): every `Connection` line counts; HTTP/1.1 persists unless a
 //!   `close` token is present, HTTP/1.0 only with `keep-alive` and without `close`.
 //! - **Bodies** (§6.3, §7.1): a length, chunked or read-until-close decoder ([`body`]), with
@@ -33,7 +35,10 @@
 //!
 //! Where it differs from hyper on purpose: a response with conflicting `Content-Length`
 //! values is an error even when `Transfer-Encoding` is present (hyper ignores the lengths
-//! then); a response with both is never reused.
+//! then); a response with both is never reused; an HTTP/1.0 response with
+//! `Transfer-Encoding` is read by it, then the connection closed (hyper's client rejects it);
+//! empty `Transfer-Encoding` list elements are ignored, so `chunked, ` is chunked (hyper looks
+//! at the last element of the last line).
 
 mod body;
 mod date;

@@ -61,7 +61,9 @@
 //!   the connection's own task, and the *inline client* (`handler/upstream/inline.rs`) sends
 //!   it upstream without hyper's connection task. Anything else — a body, an upgrade,
 //!   `Expect`, HTTP/2's preface, a malformed or oversized head — goes to hyper's server (the
-//!   bytes read so far put back in front) and hyper's client. [`ProxyConfig::inline_http1`]
+//!   bytes read so far put back in front) and hyper's client. Both halves speak through one
+//!   sans-IO codec (`http1.rs`: head parse and encode, framing rules, chunked bodies), whose
+//!   module docs state the RFC 9112 rules and limits it keeps. [`ProxyConfig::inline_http1`]
 //!   turns both halves off (`--disable-inline-http1`); the integration suites run both ways,
 //!   and differential tests hold the halves to hyper's behaviour.
 //! - **The transport is the upstream layer's choice.** HTTP/2 (`H2c`, `H2`) by hyper's HTTP/2
