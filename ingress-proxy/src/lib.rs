@@ -61,7 +61,9 @@
 //!   the connection's own task, and the *inline client* (`handler/upstream/inline.rs`) sends
 //!   it upstream without hyper's connection task. Anything else — a body, an upgrade,
 //!   `Expect`, HTTP/2's preface, a malformed or oversized head — goes to hyper's server (the
-//!   bytes read so far put back in front) and hyper's client. [`ProxyConfig::inline_http1`]
+//!   bytes read so far put back in front) and hyper's client. Both halves speak through one
+//!   sans-IO codec (`http1.rs`: head parse and encode, framing rules, chunked bodies), whose
+//!   module docs state the RFC 9112 rules and limits it keeps. [`ProxyConfig::inline_http1`]
 //!   turns both halves off (`--disable-inline-http1`); the integration suites run both ways,
 //!   and differential tests hold the halves to hyper's behaviour.
 //! - **The transport is the upstream layer's choice.** HTTP/2 (`H2c`, `H2`) by hyper's HTTP/2
@@ -104,7 +106,7 @@ mod coarse_timer;
 mod config;
 mod error;
 mod handler;
-mod head_fields;
+mod http1;
 mod metrics;
 mod server;
 mod tls;
@@ -116,18 +118,14 @@ pub mod fuzzing {
     /// Reads `data` as an upstream's HTTP/1.1 response, whole and in the pieces `splits`
     /// describes; panics if the two readings differ.
     pub fn upstream_response(data: &[u8], head_request: bool, splits: &[u8]) {
-        crate::handler::upstream::wire::split_check::check_split_invariance(
-            data,
-            head_request,
-            splits,
-        );
+        crate::http1::split_check::response::check_split_invariance(data, head_request, splits);
     }
 
     /// Reads `data` as a client's pipelined HTTP/1.1 request heads, whole and in the pieces
     /// `splits` describes (with small head limits when `small_limits`); panics if the two
     /// readings differ or a hand-off to hyper would lose bytes.
     pub fn inline_request(data: &[u8], splits: &[u8], small_limits: bool) {
-        crate::server::inline::split_check::check_split_invariance(data, splits, small_limits);
+        crate::http1::split_check::request::check_split_invariance(data, splits, small_limits);
     }
 }
 

@@ -11,7 +11,7 @@
 //! socket fails once the grace period is over, which is what closes tunnels at shutdown.
 
 mod client_socket;
-pub(crate) mod inline;
+mod inline;
 mod rewind;
 
 use std::future::Future;
@@ -38,6 +38,7 @@ use crate::coarse_timer::CoarseTimer;
 use crate::config::{Limits, Listeners, ProxyConfig};
 use crate::error::ProxyError;
 use crate::handler::{self, ClientConnection, Shared};
+use crate::http1::HeadLimits;
 use crate::metrics::Metrics;
 use crate::tls::{self, CertificateResolver};
 use client_socket::ClientSocket;
@@ -67,7 +68,7 @@ struct Context {
     /// Runs the inline server's request-head timeouts.
     timer: CoarseTimer,
     /// The heads the inline server takes (larger ones go to hyper).
-    head_limits: inline::HeadLimits,
+    head_limits: HeadLimits,
 }
 
 /// Serves `listeners` from the route table behind `table` until `shutdown` completes, then stops
@@ -106,7 +107,7 @@ where
     let context = Context {
         builder: Arc::new(connection_builder(&config.limits, timer.clone())),
         request_header_timeout: config.limits.request_header_timeout,
-        head_limits: inline::HeadLimits::new(
+        head_limits: HeadLimits::new(
             head_buffer_bytes(&config.limits),
             config.limits.max_request_headers,
         ),

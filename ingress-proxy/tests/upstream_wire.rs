@@ -293,3 +293,41 @@ async fn a_content_length_beside_transfer_encoding_never_reaches_the_client() {
         );
     }
 }
+
+#[tokio::test]
+async fn responses_with_suspect_framing_are_read_whole_and_their_connection_not_reused() {
+    // RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding closes after the message; §6.3: a
+    // Content-Length beside Transfer-Encoding marks the connection as unsafe to reuse.
+    fn http10_chunked(_: usize, _: &str) -> Action {
+        Action::Reply(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n0\r\n\r\n"
+                .to_vec(),
+        )
+    }
+    fn length_and_chunked(_: usize, _: &str) -> Action {
+        Action::Reply(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n\
+              5\r\nhello\r\n0\r\n\r\n"
+                .to_vec(),
+        )
+    }
+    for script in [
+        http10_chunked as fn(usize, &str) -> Action,
+        length_and_chunked,
+    ] {
+        let backend = scripted(script).await;
+        let (_writer, proxy) = proxy_to(&backend).await;
+        let client = http1_client();
+        for _ in 0..2 {
+            let answer = get(&client, proxy.http, "a.example", "/").await;
+            assert_eq!(answer.status, StatusCode::OK);
+            assert_eq!(answer.body, "hello");
+        }
+        assert_eq!(
+            backend.accepted.load(Ordering::SeqCst),
+            2,
+            "one connection per response"
+        );
+    }
+}

@@ -20,7 +20,6 @@ mod failure;
 mod inline;
 mod pool;
 mod tls;
-pub(crate) mod wire;
 
 use std::io;
 use std::sync::Arc;

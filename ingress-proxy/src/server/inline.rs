@@ -14,18 +14,11 @@
 //! `keep-alive` end the connection after the response; during shutdown the connection closes
 //! once the response in flight is written, with `Connection: close`.
 
-mod request;
-mod response;
-#[cfg(any(test, feature = "fuzzing"))]
-pub(crate) mod split_check;
-
-use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
@@ -39,10 +32,10 @@ use super::{Context, Drained, serve_io};
 use crate::body::ClientBody;
 use crate::handler::ResponseBody;
 use crate::handler::{self, ClientConnection};
-use crate::head_fields::make_read_room;
-pub(super) use request::HeadLimits;
-use request::{Parsed, parse_request_head};
-use response::{CHUNK_END, Framing, LAST_CHUNK, RequestFacts, encode_chunk_size};
+use crate::http1::{
+    self, CHUNK_END, Framing, LAST_CHUNK, Parsed, RequestFacts, encode_chunk_size, make_read_room,
+    parse_request_head, write_date,
+};
 
 /// Body pieces up to this size are copied after the head (one write); larger ones are written
 /// from their own buffer.
@@ -179,7 +172,7 @@ where
 {
     let (parts, mut body) = response.into_parts();
     out.clear();
-    let (framing, keep_alive) = response::encode_response_head(
+    let (framing, keep_alive) = http1::encode_response_head(
         parts.status,
         &parts.headers,
         &body.size_hint(),
@@ -255,22 +248,4 @@ async fn write_gathered<I: AsyncWrite + Unpin>(io: &mut I, out: &mut Vec<u8>) ->
         out.clear();
     }
     io.flush().await
-}
-
-/// Writes the current `Date` value (RFC 9110 §5.6.7), formatted once per second per thread.
-fn write_date(out: &mut Vec<u8>) {
-    thread_local! {
-        static CACHED: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-    }
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    CACHED.with_borrow_mut(|(at, text)| {
-        if *at != second {
-            *text = httpdate::fmt_http_date(now);
-            *at = second;
-        }
-        out.extend_from_slice(text.as_bytes());
-    });
 }

@@ -18,8 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::super::headers::ForwardedFields;
 use super::connection::Connection;
 use super::pool::Home;
-use super::wire::{self, BodyDecoder, Decoded, WireError};
-use crate::head_fields::make_read_room;
+use crate::http1::{self, BodyDecoder, Decoded, WireError, make_read_room};
 
 /// Why an exchange failed, and whether the upstream can have seen the request.
 #[derive(Debug, thiserror::Error)]
@@ -70,11 +69,11 @@ impl Connection {
             .path_and_query()
             .map_or("/", http::uri::PathAndQuery::as_str);
         self.write.clear();
-        wire::encode_request_head(
+        http1::encode_request_head(
             request.method(),
             target,
             request.headers(),
-            Some(forwarded),
+            |out| forwarded.encode(out),
             &mut self.write,
         );
         let head_request = request.method() == Method::HEAD;
@@ -86,7 +85,7 @@ impl Connection {
         let parsed = loop {
             let received = !self.read.is_empty();
             if received
-                && let Some(parsed) = wire::parse_response_head(&mut self.read, head_request)?
+                && let Some(parsed) = http1::parse_response_head(&mut self.read, head_request)?
             {
                 break parsed;
             }

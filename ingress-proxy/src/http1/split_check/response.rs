@@ -7,7 +7,9 @@
 
 use bytes::BytesMut;
 
-use super::{BodyDecoder, Decoded, ResponseHead, WireError, parse_response_head};
+use crate::http1::body::{MAX_CHUNK_LINE, MAX_TRAILERS};
+use crate::http1::response::ResponseHead;
+use crate::http1::{BodyDecoder, Decoded, RESPONSE_HEAD_LIMITS, WireError, parse_response_head};
 
 /// How a reading of the bytes went.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,9 +74,14 @@ fn read(data: &[u8], head_request: bool, splits: &[u8]) -> Reading {
     let head = loop {
         match parse_response_head(&mut buf, head_request) {
             Ok(Some(head)) => break head,
-            Ok(None) if feed(&mut buf) => {}
-            Ok(None) => return reading(None, Vec::new(), End::HeadIncomplete),
+            Ok(None) => assert!(
+                buf.len() < RESPONSE_HEAD_LIMITS.max_bytes(),
+                "an incomplete head is buffered only up to the limit"
+            ),
             Err(_) => return reading(None, Vec::new(), End::HeadFailed),
+        }
+        if !feed(&mut buf) {
+            return reading(None, Vec::new(), End::HeadIncomplete);
         }
     };
     let ResponseHead {
@@ -96,8 +103,17 @@ fn read(data: &[u8], head_request: bool, splits: &[u8]) -> Reading {
         match decoder.decode(&mut buf) {
             Ok(Decoded::Data(data)) => body.extend_from_slice(&data),
             Ok(Decoded::End) => break End::Body,
-            Ok(Decoded::NeedMore) if feed(&mut buf) => {}
-            Ok(Decoded::NeedMore) => break End::NeedMore,
+            Ok(Decoded::NeedMore) => {
+                // What a decoder waits on is one framing line: bounded by its budget.
+                assert!(
+                    buf.len() < MAX_CHUNK_LINE.max(MAX_TRAILERS),
+                    "{} bytes buffered waiting for more body",
+                    buf.len()
+                );
+                if !feed(&mut buf) {
+                    break End::NeedMore;
+                }
+            }
             Err(error) => break End::Failed(error),
         }
     };

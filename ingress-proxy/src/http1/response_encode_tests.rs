@@ -1,5 +1,6 @@
-use super::*;
 use http::HeaderValue;
+
+use super::*;
 
 const GET_11: RequestFacts = RequestFacts {
     head: false,
@@ -132,10 +133,50 @@ fn framing_and_connection_fields_are_this_hops_own() {
 }
 
 #[test]
-fn chunk_sizes_are_lowercase_hexadecimal() {
-    for (length, line) in [(1, "1\r\n"), (255, "ff\r\n"), (4096, "1000\r\n")] {
-        let mut out = Vec::new();
-        encode_chunk_size(length, &mut out);
-        assert_eq!(out, line.as_bytes());
+fn at_most_one_content_length_goes_out_and_never_beside_transfer_encoding() {
+    type Fields = &'static [(&'static str, &'static str)];
+    let cases: [(Fields, SizeHint, &str, Framing); 5] = [
+        // A valid length, then an invalid one: both dropped, the body is chunked.
+        (
+            &[("content-length", "5"), ("content-length", "x")],
+            SizeHint::default(),
+            "transfer-encoding: chunked\r\n",
+            Framing::Chunked,
+        ),
+        // Two different lengths: both dropped, the body's own size is used.
+        (
+            &[("content-length", "5"), ("content-length", "6")],
+            SizeHint::with_exact(6),
+            "content-length: 6\r\n",
+            Framing::Length(6),
+        ),
+        // Agreeing lines and list elements: one line.
+        (
+            &[("content-length", "5"), ("content-length", "5, 5")],
+            SizeHint::default(),
+            "content-length: 5\r\n",
+            Framing::Length(5),
+        ),
+        // A Transfer-Encoding given is dropped: the declared length frames the body.
+        (
+            &[("transfer-encoding", "chunked"), ("content-length", "5")],
+            SizeHint::default(),
+            "content-length: 5\r\n",
+            Framing::Length(5),
+        ),
+        (
+            &[("transfer-encoding", "gzip, chunked")],
+            SizeHint::default(),
+            "transfer-encoding: chunked\r\n",
+            Framing::Chunked,
+        ),
+    ];
+    for (fields, body, framing_line, framing) in cases {
+        let (text, encoded, _) = encode(200, fields, body, GET_11);
+        let lengths = text.matches("content-length").count();
+        let codings = text.matches("transfer-encoding").count();
+        assert_eq!(lengths + codings, 1, "{fields:?}: {text}");
+        assert!(text.contains(framing_line), "{fields:?}: {text}");
+        assert_eq!(encoded, framing, "{fields:?}");
     }
 }

@@ -6,7 +6,7 @@
 use bytes::BytesMut;
 use http::{HeaderMap, Method, Uri, Version};
 
-use super::request::{HeadLimits, Parsed, parse_request_head};
+use crate::http1::{HeadLimits, Parsed, parse_request_head};
 
 /// What a reading of the bytes took, and how it stopped.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,14 +1,22 @@
-//! Response bodies: `Content-Length`, chunked (RFC 9112 §7.1) or until the connection closes.
+//! Message bodies (RFC 9112 §6.3, §7.1): [`BodyDecoder`] takes a `Content-Length`, chunked or
+//! read-until-close body out of a connection's read buffer; the chunked encoder
+//! ([`encode_chunk_size`], [`CHUNK_END`], [`LAST_CHUNK`]) writes one.
+//!
+//! Budgets, each kept with checked arithmetic and an error when exceeded: a chunk-size line
+//! (with extensions and its line end) within [`MAX_CHUNK_LINE`] bytes; the trailer section
+//! (every line with its line end, bare LF or CRLF, as actually consumed, and the blank line)
+//! within [`MAX_TRAILERS`] bytes; a chunk size of at most 16 hexadecimal digits.
 
 use bytes::{Bytes, BytesMut};
 
 use super::WireError;
 
-/// Longest chunk-size line (with extensions) or trailer section accepted, in bytes.
-pub(crate) const MAX_CHUNK_LINE: usize = 4096;
-const MAX_TRAILERS: usize = 16 * 1024;
+/// Longest chunk-size line (with extensions and line end) accepted, in bytes.
+pub(super) const MAX_CHUNK_LINE: usize = 4096;
+/// Largest trailer section accepted, in bytes (trailers are read and dropped).
+pub(super) const MAX_TRAILERS: usize = 16 * 1024;
 
-/// Takes a response body's bytes out of the connection's read buffer.
+/// Takes a body's bytes out of the connection's read buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BodyDecoder {
     state: State,
@@ -22,9 +30,10 @@ enum State {
     ChunkSize,
     /// Inside a chunk's data.
     ChunkData(u64),
-    /// Expecting the CRLF after a chunk's data.
+    /// Expecting the line end after a chunk's data.
     ChunkEnd,
-    /// After the last chunk: trailer lines until a blank one; bytes of trailers seen so far.
+    /// After the last chunk: trailer lines until a blank one; bytes of trailers consumed so
+    /// far (never more than [`MAX_TRAILERS`]).
     Trailers(usize),
     /// Everything until the connection closes.
     UntilClose,
@@ -40,6 +49,12 @@ pub(crate) enum Decoded {
     /// The body has ended.
     End,
 }
+
+/// The end of a chunk's data.
+pub(crate) const CHUNK_END: &[u8] = b"\r\n";
+
+/// The last chunk and the empty trailer section.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 impl BodyDecoder {
     pub(crate) fn length(length: u64) -> Self {
@@ -101,7 +116,8 @@ impl BodyDecoder {
                     return Ok(Decoded::Data(buf.split().freeze()));
                 }
                 State::ChunkSize => {
-                    let Some(line) = take_line(buf, MAX_CHUNK_LINE, "chunk-size line too long")?
+                    let Some((line, _)) =
+                        take_line(buf, MAX_CHUNK_LINE, "chunk-size line too long")?
                     else {
                         return Ok(Decoded::NeedMore);
                     };
@@ -125,7 +141,7 @@ impl BodyDecoder {
                     return Ok(Decoded::Data(data));
                 }
                 State::ChunkEnd => {
-                    let Some(line) = take_line(buf, 2, "no CRLF after chunk data")? else {
+                    let Some((line, _)) = take_line(buf, 2, "no CRLF after chunk data")? else {
                         return Ok(Decoded::NeedMore);
                     };
                     if !line.is_empty() {
@@ -134,14 +150,20 @@ impl BodyDecoder {
                     self.state = State::ChunkSize;
                 }
                 State::Trailers(seen) => {
-                    let Some(line) = take_line(buf, MAX_TRAILERS - seen, "trailers too large")?
+                    const TOO_LARGE: WireError = WireError::Chunk("trailers too large");
+                    let budget = MAX_TRAILERS.checked_sub(seen).ok_or(TOO_LARGE)?;
+                    let Some((line, consumed)) = take_line(buf, budget, "trailers too large")?
                     else {
                         return Ok(Decoded::NeedMore);
                     };
                     self.state = if line.is_empty() {
                         State::Done
                     } else {
-                        State::Trailers(seen + line.len() + 2)
+                        let seen = seen
+                            .checked_add(consumed)
+                            .filter(|&seen| seen <= MAX_TRAILERS)
+                            .ok_or(TOO_LARGE)?;
+                        State::Trailers(seen)
                     };
                 }
             }
@@ -160,32 +182,54 @@ impl BodyDecoder {
     }
 }
 
+/// Writes the size line of a chunk of `length` bytes (the data and [`CHUNK_END`] follow).
+pub(crate) fn encode_chunk_size(length: usize, out: &mut Vec<u8>) {
+    const HEX_DIGITS: usize = (usize::BITS / 4) as usize;
+    let mut digits = [0u8; HEX_DIGITS];
+    let mut at = HEX_DIGITS;
+    let mut rest = length;
+    // At most HEX_DIGITS rounds: each takes four bits off `rest`, and `at` stays in range.
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Up to `remaining` bytes from the front of `buf`, and how many of `remaining` are left.
 fn take_up_to(buf: &mut BytesMut, remaining: u64) -> (Bytes, u64) {
     let take = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-    (buf.split_to(take).freeze(), remaining - take as u64)
+    let left = remaining.saturating_sub(take as u64);
+    (buf.split_to(take).freeze(), left)
 }
 
-/// Removes one line (without its CRLF, or a bare LF) from the front of `buf`; `None` if no line
-/// end has arrived within `limit` bytes yet.
+/// Removes one line (without its CRLF, or a bare LF) from the front of `buf`, with the number
+/// of bytes it took (line end included); `None` if no line end has arrived yet. A line whose
+/// end is not within `limit` bytes is an error.
 fn take_line(
     buf: &mut BytesMut,
     limit: usize,
     too_long: &'static str,
-) -> Result<Option<BytesMut>, WireError> {
-    let Some(end) = buf.iter().take(limit.max(2)).position(|&b| b == b'\n') else {
-        return if buf.len() >= limit.max(2) {
+) -> Result<Option<(BytesMut, usize)>, WireError> {
+    let Some(end) = buf.iter().take(limit).position(|&b| b == b'\n') else {
+        return if buf.len() >= limit {
             Err(WireError::Chunk(too_long))
         } else {
             Ok(None)
         };
     };
-    let mut line = buf.split_to(end + 1);
+    let consumed = end + 1;
+    let mut line = buf.split_to(consumed);
     line.truncate(end);
     if line.last() == Some(&b'\r') {
         line.truncate(end - 1);
     }
-    Ok(Some(line))
+    Ok(Some((line, consumed)))
 }
 
 /// The hexadecimal size at the start of a chunk-size line (extensions after `;` ignored).
@@ -198,9 +242,13 @@ fn chunk_size(line: &[u8]) -> Result<u64, WireError> {
     if digits == 0 || digits > 16 || !(rest.is_empty() || rest.starts_with(b";")) {
         return Err(WireError::Chunk("invalid chunk size"));
     }
+    // At most 16 hex digits: the shifts cannot overflow.
     Ok(line[..digits].iter().fold(0u64, |n, &digit| {
-        // Checked above: at most 16 hex digits, so no overflow.
         let value = (digit as char).to_digit(16).unwrap_or(0);
         (n << 4) | u64::from(value)
     }))
 }
+
+#[cfg(test)]
+#[path = "body_tests.rs"]
+mod tests;

@@ -1,10 +1,11 @@
-use super::*;
+use http::HeaderValue;
 use proptest::prelude::*;
 
-const LIMITS: HeadLimits = HeadLimits {
-    max_bytes: 8 * 1024,
-    max_fields: 100,
-};
+use super::*;
+
+const MAX_BYTES: usize = 8 * 1024;
+const MAX_FIELDS: usize = 100;
+const LIMITS: HeadLimits = HeadLimits::new(MAX_BYTES, MAX_FIELDS);
 
 fn parse(text: &str) -> (Parsed, BytesMut) {
     let mut buf = BytesMut::from(text);
@@ -116,17 +117,12 @@ fn the_http2_preface_and_malformed_heads_go_to_hyper() {
 
 #[test]
 fn heads_over_the_limits_go_to_hyper() {
-    let fields: String = (0..=LIMITS.max_fields)
-        .map(|i| format!("x-{i}: v\r\n"))
-        .collect();
+    let fields: String = (0..=MAX_FIELDS).map(|i| format!("x-{i}: v\r\n")).collect();
     hand_off_reason(&format!("GET / HTTP/1.1\r\n{fields}\r\n"));
-    let long = format!(
-        "GET / HTTP/1.1\r\nx: {}\r\n\r\n",
-        "v".repeat(LIMITS.max_bytes)
-    );
+    let long = format!("GET / HTTP/1.1\r\nx: {}\r\n\r\n", "v".repeat(MAX_BYTES));
     hand_off_reason(&long);
     // Not complete yet, but already past the limit: no use reading more.
-    let partial = format!("GET / HTTP/1.1\r\nx: {}", "v".repeat(LIMITS.max_bytes));
+    let partial = format!("GET / HTTP/1.1\r\nx: {}", "v".repeat(MAX_BYTES));
     hand_off_reason(&partial);
 
     let few = HeadLimits::new(8 * 1024, 2);
@@ -201,6 +197,26 @@ proptest! {
         small_limits in any::<bool>(),
     ) {
         let data = pieces.concat();
-        super::super::split_check::check_split_invariance(data.as_bytes(), &splits, small_limits);
+        crate::http1::split_check::request::check_split_invariance(data.as_bytes(), &splits, small_limits);
     }
+}
+
+#[test]
+fn request_heads_are_encoded_in_wire_form() {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::HOST, HeaderValue::from_static("a.example"));
+    headers.append("x-multi", HeaderValue::from_static("1"));
+    headers.append("x-multi", HeaderValue::from_static("2"));
+    let mut out = Vec::new();
+    encode_request_head(
+        &Method::GET,
+        "/p?q=1",
+        &headers,
+        |out| out.extend_from_slice(b"x-extra: 1\r\n"),
+        &mut out,
+    );
+    assert_eq!(
+        &out[..],
+        b"GET /p?q=1 HTTP/1.1\r\nhost: a.example\r\nx-multi: 1\r\nx-multi: 2\r\nx-extra: 1\r\n\r\n"
+    );
 }
