@@ -106,6 +106,7 @@ mod error;
 mod handler;
 mod head_fields;
 mod metrics;
+mod request_id;
 mod server;
 mod tls;
 
@@ -132,6 +133,10 @@ pub mod fuzzing {
 }
 
 // The public API: configuration, the entry point and its error.
-pub use config::{Limits, Listeners, ProxyConfig, Timeouts, UpstreamProtocol};
+pub use access_log::AccessLogError;
+pub use config::{
+    AccessLog, AccessLogDestination, AccessLogFormat, Limits, Listeners, ProxyConfig, Timeouts,
+    UpstreamProtocol,
+};
 pub use error::ProxyError;
 pub use server::run;
