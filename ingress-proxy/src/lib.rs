@@ -93,9 +93,13 @@
 //!   request's attempt makes the retry go to an endpoint not yet tried.
 //! - **Limits.** Connection count, request-head size/count/time (slowloris), TLS handshake time,
 //!   HTTP/2 concurrent streams and reset-stream limits (CVE-2023-44487): see [`Limits`].
-//! - **Observability.** One `tracing` event per request (target `ingress_proxy::access`) with
-//!   client, host, path, Ingress and rule, upstream, status, bytes and duration; Prometheus
-//!   counters and histograms by Ingress and Service on the admin listener's `/metrics`.
+//! - **Observability.** An access log off the request path ([`ProxyConfig::access_log`]): a
+//!   request queues its finished record (never blocking; a full queue drops the line and
+//!   counts it in `ingress_access_log_dropped_total`) for one writer thread, which writes
+//!   ingress-nginx's default `upstreaminfo` lines (or JSON) to standard output or a file.
+//!   Every request carries an `X-Request-ID` upstream (the client's, else a generated one),
+//!   logged as `$req_id`. Prometheus counters and histograms by Ingress and Service on the
+//!   admin listener's `/metrics`.
 
 mod access_log;
 mod admin;
