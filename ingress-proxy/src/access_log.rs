@@ -26,6 +26,8 @@
 //! 10.0.0.7 - - [03/Dec/2026:07:04:46 +0000] "GET /api?q=1 HTTP/1.1" 200 612 "-" "curl/8.5.0" 78 0.004 [default-web-80] [] 10.1.2.3:8080 612 0.003 200 0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5
 //! ```
 //!
+//! - `$status` is `499` (nginx's "client closed request") when the client went away before
+//!   the response head was ready.
 //! - `$remote_user` is always `-` and `$proxy_alternative_upstream_name` empty (no basic
 //!   auth, no canary yet); `$time_local` is UTC, the time the response ended.
 //! - `$request` is the request line: method, target (the path for HTTP/2), version.
@@ -172,7 +174,8 @@ impl Drop for AccessRecord {
             uri: log.uri,
             version: log.version,
             host: log.host,
-            status: self.status,
+            // No status yet: the client went away before the response head (nginx's 499).
+            status: if self.status == 0 { 499 } else { self.status },
             body_bytes_sent: self.bytes_out,
             referer: log.referer,
             user_agent: log.user_agent,

@@ -140,3 +140,49 @@ fn lines_pushed_after_finish_are_counted_as_dropped() {
     sink.push(Entry::sample());
     assert_eq!(dropped.get(), 1);
 }
+
+#[test]
+fn a_request_dropped_before_its_response_head_is_logged_as_499() {
+    use crate::access_log::{AccessRecord, LogFields};
+    use crate::metrics::{Metrics, RouteLabels};
+
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let destination = Destination {
+        written: written.clone(),
+        gate: None,
+    };
+    let writer = AccessLogWriter::start_with(
+        Box::new(destination),
+        AccessLogFormat::Text,
+        4,
+        Counter::default(),
+    )
+    .expect("thread starts");
+    let request = http::Request::get("/slow").body(()).expect("valid request");
+    let record = AccessRecord {
+        start: Instant::now(),
+        client: "127.0.0.1:40000".parse().expect("literal address"),
+        labels: RouteLabels {
+            namespace: "-".into(),
+            ingress: "-".into(),
+            service: "-".into(),
+        },
+        upstream: None,
+        // What a request whose future was dropped mid-flight still has.
+        status: 0,
+        request_body: None,
+        bytes_out: 0,
+        body_error: None,
+        metrics: Arc::new(Metrics::new()),
+        log: LogFields::capture(Some(&writer.sink()), &request, None, true, None),
+    };
+    drop(record);
+    writer.finish();
+    let lines = lines(&written);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("\"GET /slow HTTP/1.1\" 499 0 "),
+        "{}",
+        lines[0]
+    );
+}
