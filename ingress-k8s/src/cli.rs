@@ -1,6 +1,7 @@
 //! The `ingress-proxy` binary's command line and wiring: flags → table config → a source (manifest
 //! directory or cluster) feeding the table → the data plane serving from it.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ingress_core::{ClassSelection, ObjectKey, PortRef, ServiceRef, TableConfig};
+use ingress_proxy::{AccessLog, AccessLogDestination, AccessLogFormat};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -70,9 +72,17 @@ pub struct Args {
     /// Service whose addresses are written to Ingress status.
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
     pub publish_service: Option<ObjectKey>,
-    /// Log format.
+    /// Log format of the diagnostic log.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Where the access log goes: `off`, `stdout` (as ingress-nginx), or a file path
+    /// (appended to).
+    #[arg(long, value_name = "off|stdout|PATH", default_value = "stdout", value_parser = parse_access_log)]
+    pub access_log: AccessLogDestination,
+    /// Access-log line format: `text` is ingress-nginx's default `upstreaminfo`; `json` one
+    /// object per line with the same fields.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub access_log_format: LogFormat,
     /// Name of the leader-election Lease.
     #[arg(long, value_name = "NAME", default_value = "ingress-engine-leader")]
     pub election_id: String,
@@ -258,7 +268,10 @@ pub fn check(args: &Args, paths: &[PathBuf]) -> bool {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a person at a terminal, never into files or log collectors.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     // A second call (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -358,6 +371,13 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
 fn proxy_config(args: &Args) -> ingress_proxy::ProxyConfig {
     ingress_proxy::ProxyConfig {
         inline_http1: !args.disable_inline_http1,
+        access_log: AccessLog {
+            destination: args.access_log.clone(),
+            format: match args.access_log_format {
+                LogFormat::Text => AccessLogFormat::Text,
+                LogFormat::Json => AccessLogFormat::Json,
+            },
+        },
         ..ingress_proxy::ProxyConfig::default()
     }
 }
@@ -400,6 +420,16 @@ async fn wait_for_signal() {
     }
 }
 
+/// `--access-log`: `off`, `stdout`, or a file path.
+pub fn parse_access_log(text: &str) -> Result<AccessLogDestination, String> {
+    match text {
+        "" => Err("expected off, stdout or a file path".to_owned()),
+        "off" => Ok(AccessLogDestination::Off),
+        "stdout" | "-" => Ok(AccessLogDestination::Stdout),
+        path => Ok(AccessLogDestination::File(PathBuf::from(path))),
+    }
+}
+
 /// `NAMESPACE/NAME`.
 pub fn parse_object_key(text: &str) -> Result<ObjectKey, String> {
     match text.split_once('/') {
@@ -429,4 +459,48 @@ pub fn parse_service_ref(text: &str) -> Result<ServiceRef, String> {
         name: key.name,
         port,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access_log(flags: &[&str]) -> AccessLog {
+        let args = Args::try_parse_from(["ingress-proxy"].iter().chain(flags))
+            .unwrap_or_else(|error| panic!("{flags:?}: {error}"));
+        proxy_config(&args).access_log
+    }
+
+    #[test]
+    fn access_log_defaults_to_stdout_text_as_ingress_nginx() {
+        assert_eq!(
+            access_log(&[]),
+            AccessLog {
+                destination: AccessLogDestination::Stdout,
+                format: AccessLogFormat::Text,
+            }
+        );
+    }
+
+    #[test]
+    fn access_log_flags_choose_destination_and_format() {
+        assert_eq!(
+            access_log(&["--access-log", "off"]).destination,
+            AccessLogDestination::Off
+        );
+        assert_eq!(
+            access_log(&[
+                "--access-log",
+                "/var/log/access.log",
+                "--access-log-format",
+                "json"
+            ]),
+            AccessLog {
+                destination: AccessLogDestination::File(PathBuf::from("/var/log/access.log")),
+                format: AccessLogFormat::Json,
+            }
+        );
+        assert!(Args::try_parse_from(["ingress-proxy", "--access-log", ""]).is_err());
+        assert!(Args::try_parse_from(["ingress-proxy", "--access-log-format", "xml"]).is_err());
+    }
 }

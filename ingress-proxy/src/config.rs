@@ -1,6 +1,7 @@
 //! Plain, documented configuration for the data plane, with defaults tuned like ingress-nginx's.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -55,6 +56,46 @@ pub struct ProxyConfig {
     /// `enable-underscores-in-headers`). Default `false`: such fields are dropped, as nginx
     /// does (`underscores_in_headers off`), so `X_Auth` cannot pose as `X-Auth` upstream.
     pub enable_underscores_in_headers: bool,
+    /// Where and how each request is logged (see [`AccessLog`]). Default: standard output,
+    /// ingress-nginx's `upstreaminfo` text format.
+    pub access_log: AccessLog,
+}
+
+/// The access log: one line per request, formatted and written by its own thread.
+///
+/// A request never waits for it: lines go through a bounded queue, and a line that finds the
+/// queue full is dropped and counted in `ingress_access_log_dropped_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccessLog {
+    /// Where lines go. Default: standard output, as ingress-nginx logs.
+    pub destination: AccessLogDestination,
+    /// How a line is written. Default: [`AccessLogFormat::Text`].
+    pub format: AccessLogFormat,
+}
+
+/// Where access-log lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AccessLogDestination {
+    /// No access log (the Prometheus metrics are still recorded).
+    Off,
+    /// Standard output (ingress-nginx's default, `access-log-path: /var/log/nginx/access.log`,
+    /// a link to `/dev/stdout`).
+    #[default]
+    Stdout,
+    /// Appended to this file, created if missing.
+    File(PathBuf),
+}
+
+/// The line format of the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AccessLogFormat {
+    /// ingress-nginx's default `log-format-upstream` (`upstreaminfo`), field for field.
+    #[default]
+    Text,
+    /// One JSON object per line, the same fields named after their nginx variables.
+    Json,
 }
 
 /// Upstream timeouts (ingress-nginx's `proxy-connect-timeout` / `proxy-read-timeout`).
@@ -160,6 +201,7 @@ impl Default for ProxyConfig {
             inline_http1: true,
             use_forwarded_headers: false,
             enable_underscores_in_headers: false,
+            access_log: AccessLog::default(),
         }
     }
 }

@@ -32,4 +32,7 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The access log could not be started.
+    #[error(transparent)]
+    AccessLog(#[from] crate::access_log::AccessLogError),
 }

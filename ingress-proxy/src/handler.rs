@@ -27,15 +27,16 @@ use std::sync::Arc;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
 use hyper::upgrade::OnUpgrade;
-use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, TableReader, Target};
+use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, ServiceRef, TableReader, Target};
 use std::time::Instant;
 
-use crate::access_log::AccessRecord;
+use crate::access_log::{AccessLogSink, AccessRecord, LogFields};
 use crate::body::{ClientBody, RequestBody};
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
 use crate::error::ProxyError;
 use crate::metrics::{Metrics, RouteLabels};
+use crate::request_id;
 use balance::{EndpointPicker, Pick};
 use headers::{Forwarded, ForwardedFields};
 use pages::Failure;
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     hsts: Option<HeaderValue>,
     /// Label value for "none".
     none: Arc<str>,
+    /// The access log's queue; `None` when it is off.
+    access_log: Option<AccessLogSink>,
 }
 
 /// What a request knows about the connection it arrived on (shared by its requests).
@@ -97,6 +100,7 @@ impl Shared {
         config: ProxyConfig,
         metrics: Arc<Metrics>,
         timer: CoarseTimer,
+        access_log: Option<AccessLogSink>,
     ) -> Result<Self, ProxyError> {
         let hsts = config.hsts.as_deref().and_then(|value| match HeaderValue::from_str(value) {
             Ok(value) => Some(value),
@@ -113,6 +117,7 @@ impl Shared {
             metrics,
             hsts,
             none: Arc::from("-"),
+            access_log,
         })
     }
 
@@ -130,10 +135,7 @@ impl Shared {
     }
 
     fn labels(&self, resolved: &Resolved) -> RouteLabels {
-        let service = match &resolved.destination {
-            Destination::Service(backend) => Some(backend.service()),
-            Destination::Resource | Destination::NotFound => None,
-        };
+        let service = resolved.service();
         RouteLabels {
             namespace: resolved
                 .rule
@@ -168,28 +170,29 @@ impl Shared {
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     connection: Arc<ClientConnection>,
-    request: Request<ClientBody>,
+    mut request: Request<ClientBody>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
+    request_id::ensure(request.headers_mut());
     let host = request_host(&request);
     let resolved = resolve(&shared.table, host.as_ref(), request.uri());
     let mut record = Box::new(AccessRecord {
         start,
         client: connection.client,
-        method: request.method().clone(),
-        host: host.clone(),
-        uri: request.uri().clone(),
         labels: shared.labels(&resolved),
-        rule: resolved
-            .rule
-            .as_ref()
-            .map(|rule| (rule.rule_index, rule.path_index)),
         upstream: None,
         status: 0,
         request_body: None,
         bytes_out: 0,
         body_error: None,
         metrics: shared.metrics.clone(),
+        log: LogFields::capture(
+            shared.access_log.as_ref(),
+            &request,
+            host.as_ref(),
+            resolved.rule.is_none(),
+            resolved.service(),
+        ),
     });
 
     let checked = check_request(&request)
@@ -228,6 +231,15 @@ pub(crate) async fn handle(
     record.status = response.status().as_u16();
     response.body_mut().set_record(record);
     Ok(response)
+}
+
+impl Resolved {
+    fn service(&self) -> Option<&ServiceRef> {
+        match &self.destination {
+            Destination::Service(backend) => Some(backend.service()),
+            Destination::Resource | Destination::NotFound => None,
+        }
+    }
 }
 
 /// What the proxy answers itself, before any upstream is involved.
@@ -431,6 +443,7 @@ async fn attempts(
 ) -> Result<Exchange, Failure> {
     let idempotent = request.method().is_idempotent();
     let (mut peer, mut fresh, mut retried) = (first, false, false);
+    let attempts_started = Instant::now();
     record.upstream = peer.address();
     // One `send` call site, so the request's future holds one attempt's state, not two.
     loop {
@@ -440,6 +453,7 @@ async fn attempts(
             .await
         {
             Ok(exchange) => {
+                record.upstream_responded(exchange.response.status(), attempts_started);
                 if let Some(pick) = &pick {
                     pick.succeeded();
                 }

@@ -95,9 +95,13 @@
 //!   request's attempt makes the retry go to an endpoint not yet tried.
 //! - **Limits.** Connection count, request-head size/count/time (slowloris), TLS handshake time,
 //!   HTTP/2 concurrent streams and reset-stream limits (CVE-2023-44487): see [`Limits`].
-//! - **Observability.** One `tracing` event per request (target `ingress_proxy::access`) with
-//!   client, host, path, Ingress and rule, upstream, status, bytes and duration; Prometheus
-//!   counters and histograms by Ingress and Service on the admin listener's `/metrics`.
+//! - **Observability.** An access log off the request path ([`ProxyConfig::access_log`]): a
+//!   request queues its finished record (never blocking; a full queue drops the line and
+//!   counts it in `ingress_access_log_dropped_total`) for one writer thread, which writes
+//!   ingress-nginx's default `upstreaminfo` lines (or JSON) to standard output or a file.
+//!   Every request carries an `X-Request-ID` upstream (the client's, else a generated one),
+//!   logged as `$req_id`. Prometheus counters and histograms by Ingress and Service on the
+//!   admin listener's `/metrics`.
 
 mod access_log;
 mod admin;
@@ -108,6 +112,7 @@ mod error;
 mod handler;
 mod http1;
 mod metrics;
+mod request_id;
 mod server;
 mod tls;
 
@@ -130,6 +135,10 @@ pub mod fuzzing {
 }
 
 // The public API: configuration, the entry point and its error.
-pub use config::{Limits, Listeners, ProxyConfig, Timeouts, UpstreamProtocol};
+pub use access_log::AccessLogError;
+pub use config::{
+    AccessLog, AccessLogDestination, AccessLogFormat, Limits, Listeners, ProxyConfig, Timeouts,
+    UpstreamProtocol,
+};
 pub use error::ProxyError;
 pub use server::run;

@@ -68,6 +68,8 @@ pub(crate) struct Metrics {
     pub(crate) upstream_connect_failures: Counter,
     /// TLS Secrets whose PEM could not be parsed (their hosts get the default certificate).
     pub(crate) tls_secret_errors: Family<SecretLabels, Counter>,
+    /// Access-log lines dropped because the writer's queue was full.
+    pub(crate) access_log_dropped: Counter,
     /// Client connections currently open.
     pub(crate) open_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Generation of the route table the TLS resolver last saw.
@@ -120,6 +122,12 @@ impl Metrics {
             "TLS Secrets whose certificate or key failed to parse (default certificate served)",
             tls_secret_errors.clone(),
         );
+        let access_log_dropped = Counter::default();
+        registry.register(
+            "access_log_dropped",
+            "Access-log lines dropped because the writer's queue was full",
+            access_log_dropped.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -142,6 +150,7 @@ impl Metrics {
             upstream_retries,
             upstream_connect_failures,
             tls_secret_errors,
+            access_log_dropped,
             open_connections,
             table_generation,
         }

@@ -32,6 +32,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::access_log::AccessLogWriter;
 use crate::admin;
 use crate::body::ClientBody;
 use crate::coarse_timer::CoarseTimer;
@@ -102,6 +103,9 @@ where
         }
         None => None,
     };
+    let access_log =
+        AccessLogWriter::start(&config.access_log, metrics.access_log_dropped.clone())?;
+    let sink = access_log.as_ref().map(AccessLogWriter::sink);
     let timer = CoarseTimer::new();
     let ticker = tokio::spawn(timer.clone().run_ticker());
     let context = Context {
@@ -112,7 +116,7 @@ where
             config.limits.max_request_headers,
         ),
         timer: timer.clone(),
-        shared: Arc::new(Shared::new(table, config, metrics, timer)?),
+        shared: Arc::new(Shared::new(table, config, metrics, timer, sink)?),
         limit: Arc::new(Semaphore::new(max_connections)),
         drain: CancellationToken::new(),
         force: CancellationToken::new(),
@@ -152,6 +156,10 @@ where
     }
     context.force.cancel();
     ticker.abort();
+    if let Some(access_log) = access_log {
+        // Flushing may wait on the destination: off the runtime's worker threads.
+        let _ = tokio::task::spawn_blocking(move || access_log.finish()).await;
+    }
     Ok(())
 }
 

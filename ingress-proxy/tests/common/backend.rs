@@ -142,6 +142,7 @@ async fn respond(
         "x-secret",
         "keep-alive",
         "x_underscore",
+        "x-request-id",
     ] {
         let value = request
             .headers()
