@@ -11,9 +11,9 @@
 //! - an annotation ingress-nginx documents that this engine does not implement (yet);
 //! - a key ingress-nginx does not document at all (a typo, or a fork's extension).
 //!
-//! Each becomes a [`Diagnostic::AnnotationIgnored`] (a Warning: logged once, a Kubernetes
-//! Event, listed by `ingress-proxy check` and the admin API). The rest of the Ingress keeps
-//! working: an ignored annotation never rejects it.
+//! Each becomes a [`Diagnostic::AnnotationIgnored`](crate::Diagnostic::AnnotationIgnored) (a
+//! Warning: logged once, a Kubernetes Event, listed by `ingress-proxy check` and the admin API).
+//! The rest of the Ingress keeps working: an ignored annotation never rejects it.
 //!
 //! ```
 //! use ingress_core::annotations::{Ignored, ignored_annotations};
