@@ -10,6 +10,7 @@
 #
 # Needs: valgrind (callgrind_control), wrk, curl, taskset.
 # Usage: benches/proxy/instructions.sh [scheme=http] [seconds=10] [connections=16] [access_log=on|off]
+# KEEP=1 keeps the work directory (callgrind.out: `callgrind_annotate` shows where the time goes).
 set -euo pipefail
 
 SCHEME="${1:-http}"
@@ -22,7 +23,7 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 for tool in valgrind callgrind_control wrk curl taskset; do
@@ -76,7 +77,7 @@ callgrind_control -i off "$proxy" >/dev/null
 kill -INT "$proxy"; wait "$proxy" 2>/dev/null || true
 requests="$(awk '/requests in/ {print $1}' <<<"$out")"
 non2xx="$(awk '/Non-2xx/ {print $5}' <<<"$out")"
-total="$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/callgrind.out")"
+total="$(awk '/^totals:/ {print $2}' "$WORK/callgrind.out" | tail -1)"
 echo "ingress-proxy ($("$BIN/ingress-proxy" --version)), $SCHEME, access log $ACCESS_LOG, wrk -c$CONNECTIONS"
 echo "requests: $requests (non-2xx: ${non2xx:-0}); instructions: $total"
 awk -v t="$total" -v n="$requests" 'BEGIN { if (n > 0) printf "instructions per request: %.1fk\n", t / n / 1000 }'
