@@ -238,8 +238,14 @@ pub fn explain(
         scheme == Scheme::Https,
     );
     report.errors.splice(0..0, unreadable);
-    println!("{report}");
+    print_report(&report);
     report.errors.is_empty()
+}
+
+/// Writes a report to standard output; a reader that went away (`| head`) is not an error.
+fn print_report(report: &dyn std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{report}");
 }
 
 /// Standard input's text, when `-` is among `paths`.
@@ -260,7 +266,7 @@ pub fn check(args: &Args, paths: &[PathBuf]) -> bool {
     let (inputs, unreadable) = manifest::read_inputs(paths, read_stdin_if_named(paths).as_deref());
     let mut report = manifest::check(&inputs, args.table_config());
     report.errors.splice(0..0, unreadable);
-    println!("{report}");
+    print_report(&report);
     report.passed()
 }
 

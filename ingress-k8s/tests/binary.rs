@@ -169,7 +169,7 @@ fn start(dir: &std::path::Path) -> Proxy {
             "127.0.0.1:0",
         ])
         .args(["--ingress-class", "nginx", "--log-format", "json"])
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,ingress_k8s::manifest=debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -275,6 +275,25 @@ async fn manifests_are_served_over_http_and_https_and_reloaded() {
     })
     .await;
     assert!(ready, "/readyz answers 200 after the first snapshot");
+
+    // Nothing changes for a second: nothing is re-read (a reload's own file reads must not
+    // trigger the next reload).
+    let reloads = || {
+        proxy
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line["fields"]["message"] == "manifests unchanged")
+            .count()
+    };
+    let before = reloads();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        reloads(),
+        before,
+        "the directory is re-read with nothing changed"
+    );
 
     assert_eq!(
         get(proxy.http, "app.test", "/x").await,

@@ -19,6 +19,21 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Poll interval when the platform's file notifications are unavailable.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Whether a file event can change what the directory says. Accesses (opens, reads, closes
+/// without writing) cannot — and a reload's own reads produce them: reacting to those would
+/// re-read the directory every debounce interval, forever.
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        // A file closed after writing is the end of an edit.
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Other => true,
+    }
+}
+
 /// Re-reads a manifest directory whenever a file in it changes and publishes the result: a full
 /// re-read, `TableWriter::replace`, then `commit` (skipped when nothing changed), so established
 /// connections keep going and new requests see the new table.
@@ -102,7 +117,7 @@ impl ManifestSource {
     ) -> Result<(), notify::Error> {
         let (events, mut changed) = mpsc::unbounded_channel::<()>();
         let handler = move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            if event.is_ok_and(|event| changes_content(&event.kind)) {
                 // A closed channel means `run` returned; nothing left to notify.
                 let _ = events.send(());
             }
@@ -139,5 +154,31 @@ impl ManifestSource {
             while let Ok(Some(())) = tokio::time::timeout_at(deadline, changed.recv()).await {}
             self.reload(&mut writer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind};
+
+    use super::changes_content;
+
+    #[test]
+    fn reads_do_not_trigger_a_reload_and_edits_do() {
+        let reads = [
+            EventKind::Access(AccessKind::Open(AccessMode::Read)),
+            EventKind::Access(AccessKind::Read),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Any),
+        ];
+        assert!(reads.iter().all(|kind| !changes_content(kind)));
+        let edits = [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        ];
+        assert!(edits.iter().all(changes_content));
     }
 }
