@@ -194,15 +194,39 @@ impl Bench {
     }
 }
 
-/// Asserts the two proxies agree on `bytes` (split at `cuts`).
-async fn agree(bench: &Bench, bytes: &[u8], cut_at: &[usize]) -> Result<(), TestCaseError> {
+/// Whether the two outcomes differ only in that one answered `400` where the other answered
+/// `431`: a head that is both malformed and over the size limit gets either, by which check
+/// sees it first, which depends on how the head was read (both modes: hyper's parser and the
+/// inline server's each stop at whichever they meet first).
+fn only_400_and_431_differ(inline: &Outcome, hyper: &Outcome) -> bool {
+    let refusal = |status: &str| status.contains(" 400 ") || status.contains(" 431 ");
+    inline.ended == hyper.ended
+        && inline.garbage == hyper.garbage
+        && inline.responses.len() == hyper.responses.len()
+        && inline
+            .responses
+            .iter()
+            .zip(&hyper.responses)
+            .all(|(a, b)| a == b || (refusal(&a.0) && refusal(&b.0)))
+}
+
+/// Asserts the two proxies agree on `bytes` (split at `cut_at`); a stream with a head over
+/// the size limit may differ as [`only_400_and_431_differ`] says.
+async fn agree(
+    bench: &Bench,
+    bytes: &[u8],
+    cut_at: &[usize],
+    oversized: bool,
+) -> Result<(), TestCaseError> {
     let [(inline, inline_seen), (hyper, hyper_seen)] = bench.run(bytes, cut_at).await;
-    prop_assert_eq!(
-        &inline,
-        &hyper,
-        "client outcome differs (inline left, hyper right) for {}",
-        escaped(bytes)
-    );
+    if !(oversized && only_400_and_431_differ(&inline, &hyper)) {
+        prop_assert_eq!(
+            &inline,
+            &hyper,
+            "client outcome differs (inline left, hyper right) for {}",
+            escaped(bytes)
+        );
+    }
     prop_assert_eq!(
         &inline_seen,
         &hyper_seen,
@@ -229,8 +253,15 @@ fn inline_server_and_hyper_answer_generated_streams_alike() {
                     return Ok(());
                 }
                 let bench = Bench::start().await;
-                let bytes = requests::render(&stream);
-                agree(&bench, &bytes, &positions(&cuts, bytes.len())).await
+                let (bytes, whole) = requests::render(&stream);
+                let mut cut_at = positions(&cuts, bytes.len());
+                // A cut at `range.start` would part a head from its body.
+                cut_at.retain(|at| {
+                    !whole
+                        .iter()
+                        .any(|range| range.contains(at) || *at == range.start)
+                });
+                agree(&bench, &bytes, &cut_at, requests::oversized(&stream)).await
             }
         },
     );
@@ -263,8 +294,8 @@ fn statuses(outcome: &Outcome) -> Vec<&str> {
 
 #[tokio::test]
 async fn pipelined_requests_with_odd_fields_are_answered_alike() {
-    // A sample of what the generator makes, kept as a fixed case: obs-fold, whitespace before
-    // a colon (both 400 from hyper), then valid requests with tabs around values.
+    // A sample of what the generator makes, kept as a fixed case: tabs around a value (served
+    // inline when on), then an obs-fold line (handed to hyper, which answers 400).
     let outcome = assert_agree(
         b"GET / HTTP/1.1\r\nHost: a.example\r\nx-custom: \t v \t\r\n\r\n\
           GET /b HTTP/1.1\r\nHost: a.example\r\nx-custom: v\r\n more\r\n\r\n",

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod differential;
+pub mod framing;
 pub mod raw;
 pub mod recorder;
 pub mod tls;
