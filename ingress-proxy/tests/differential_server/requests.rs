@@ -255,6 +255,11 @@ pub(crate) fn known_difference(requests: &[RequestSpec]) -> Option<&'static str>
         .map(|_| "HTTP/1.0 with `Connection: keep-alive, close`: the inline server keeps the connection")
 }
 
+/// Whether a request says HTTP/1.0.
+pub(crate) fn has_http10(requests: &[RequestSpec]) -> bool {
+    requests.iter().any(|request| request.version == "HTTP/1.0")
+}
+
 /// Whether a request's head is over the default 64 KiB limit.
 pub(crate) fn oversized(requests: &[RequestSpec]) -> bool {
     requests.iter().any(|request| request.padding > 64 * 1024)
