@@ -3,7 +3,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
+pub mod differential;
+pub mod framing;
 pub mod raw;
+pub mod recorder;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -194,6 +197,12 @@ impl Proxy {
         if std::env::var_os("INGRESS_PROXY_TEST_INLINE_HTTP1").is_some_and(|v| v == "0") {
             config.inline_http1 = false;
         }
+        Proxy::start_exact(reader, config).await
+    }
+
+    /// Starts the proxy with `config` as given, whatever the environment says (the
+    /// differential tests set `inline_http1` themselves, both ways).
+    pub async fn start_exact(reader: TableReader, config: ProxyConfig) -> Proxy {
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
         let https = TcpListener::bind("127.0.0.1:0").await.expect("bind https");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
