@@ -11,9 +11,9 @@
 //!   since which one the client sees depends on whether the proxy had unread bytes (the rest
 //!   of a pipelined stream) when it closed, which is timing, not behaviour;
 //! - each request the upstream received: method, target, version, header fields (a
-//!   normalised multiset) and body. One field differs legitimately and is normalised:
+//!   normalised multiset) and body. Two fields differ legitimately and are normalised:
 //!   `x-forwarded-port` names the port of the listener the request came in on, and the two
-//!   proxies listen on different ports.
+//!   proxies listen on different ports; a generated `x-request-id` is random per request.
 
 mod common;
 #[path = "differential_server/requests.rs"]
@@ -117,8 +117,10 @@ fn dechunk(bytes: &[u8]) -> (Vec<u8>, usize) {
 }
 
 /// The requests an upstream received, with `x-forwarded-port` set to the listener's port
-/// written as `<listener>` (the one field that differs legitimately: see the module docs),
-/// and the generated `x-padding` value shortened to its length (for readable failures).
+/// written as `<listener>` and a generated `x-request-id` (32 lowercase hex digits, random
+/// per request) written as `<generated>` — the two fields that differ legitimately: see the
+/// module docs — and the generated `x-padding` value shortened to its length (for readable
+/// failures).
 fn comparable(seen: Vec<Seen>, listener_port: u16) -> Vec<Seen> {
     let port = listener_port.to_string();
     seen.into_iter()
@@ -126,6 +128,13 @@ fn comparable(seen: Vec<Seen>, listener_port: u16) -> Vec<Seen> {
             for (name, value) in &mut request.fields {
                 if name == "x-forwarded-port" && *value == port {
                     *value = "<listener>".to_owned();
+                } else if name == "x-request-id"
+                    && value.len() == 32
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    *value = "<generated>".to_owned();
                 } else if name == "x-padding" {
                     *value = format!("<{} bytes>", value.len());
                 }

@@ -208,7 +208,7 @@ fn take_up_to(buf: &mut BytesMut, remaining: u64) -> (Bytes, u64) {
     (buf.split_to(take).freeze(), left)
 }
 
-/// Removes one line (without its CRLF, or a bare LF) from the front of `buf`, with the number
+/// Removes one line (without its CRLF; a bare LF is an error) from the front of `buf`, with the number
 /// of bytes it took (line end included); `None` if no line end has arrived yet. A line whose
 /// end is not within `limit` bytes is an error.
 fn take_line(
@@ -223,12 +223,14 @@ fn take_line(
             Ok(None)
         };
     };
+    // RFC 9112 §7.1: chunk lines end with CRLF. A bare LF is refused, as hyper refuses it
+    // (the leniency §2.2 allows is for the start line and fields, not chunked framing).
+    if end == 0 || buf[end - 1] != b'\r' {
+        return Err(WireError::Chunk("chunk line not ended by CRLF"));
+    }
     let consumed = end + 1;
     let mut line = buf.split_to(consumed);
-    line.truncate(end);
-    if line.last() == Some(&b'\r') {
-        line.truncate(end - 1);
-    }
+    line.truncate(end - 1);
     Ok(Some((line, consumed)))
 }
 

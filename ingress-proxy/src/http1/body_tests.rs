@@ -193,15 +193,23 @@ fn trailers(lines: usize, length: usize, line_end: &[u8], after: &[u8]) -> Vec<u
 
 #[test]
 fn the_trailer_budget_counts_the_bytes_consumed_and_never_wraps() {
-    // A bare-LF line of exactly the budget: counted as consumed (budget reached), so the next
-    // byte is over it. (Counting it as a CRLF line once put the count past the budget, and the
-    // next budget, `MAX_TRAILERS - seen`, wrapped: the decoder then buffered without bound.)
-    let exact = trailers(1, MAX_TRAILERS - 1, b"\n", &[b'y'; 3 * MAX_TRAILERS]);
+    // A line of exactly the budget: counted as consumed (budget reached), so the next byte is
+    // over it. (A bare-LF line was once counted as a CRLF line, which put the count past the
+    // budget, and the next budget, `MAX_TRAILERS - seen`, wrapped: the decoder then buffered
+    // without bound. Bare LF is now refused outright; the count stays checked.)
+    let exact = trailers(1, MAX_TRAILERS - 2, b"\r\n", &[b'y'; 3 * MAX_TRAILERS]);
+    let bare = trailers(1, MAX_TRAILERS - 1, b"\n", &[b'y'; 3 * MAX_TRAILERS]);
     for pieces in [&[4096][..], &[1], &[usize::MAX]] {
         let result = decode_in_pieces(BodyDecoder::chunked(), &exact, pieces, false);
         assert_eq!(
             result.map(|(body, _)| body),
             Err(WireError::Chunk("trailers too large")),
+            "{pieces:?}"
+        );
+        let result = decode_in_pieces(BodyDecoder::chunked(), &bare, pieces, false);
+        assert_eq!(
+            result.map(|(body, _)| body),
+            Err(WireError::Chunk("chunk line not ended by CRLF")),
             "{pieces:?}"
         );
     }
@@ -212,7 +220,11 @@ fn trailers_within_the_budget_are_dropped_and_over_it_rejected() {
     let cases: [(Vec<u8>, Result<(), WireError>); 6] = [
         (trailers(0, 0, b"", b"\r\n"), Ok(())),
         (trailers(1, 10, b"\r\n", b"\r\n"), Ok(())),
-        (trailers(2, 10, b"\n", b"\n"), Ok(())),
+        // Bare LF ends no chunk line (RFC 9112 §7.1; hyper refuses it too).
+        (
+            trailers(2, 10, b"\n", b"\n"),
+            Err(WireError::Chunk("chunk line not ended by CRLF")),
+        ),
         // 15 CRLF lines of 1 KiB and a blank line: 15 * 1026 + 2 bytes, within 16 KiB.
         (trailers(15, 1024, b"\r\n", b"\r\n"), Ok(())),
         // 16 such lines: 16 * 1026 bytes, over 16 KiB.
@@ -220,9 +232,9 @@ fn trailers_within_the_budget_are_dropped_and_over_it_rejected() {
             trailers(16, 1024, b"\r\n", b"\r\n"),
             Err(WireError::Chunk("trailers too large")),
         ),
-        // One bare-LF line of the whole budget leaves no room for the blank line.
+        // One CRLF line of the whole budget leaves no room for the blank line.
         (
-            trailers(1, MAX_TRAILERS - 1, b"\n", b"\n"),
+            trailers(1, MAX_TRAILERS - 2, b"\r\n", b"\r\n"),
             Err(WireError::Chunk("trailers too large")),
         ),
     ];

@@ -159,6 +159,16 @@ pub(crate) fn encode_response_head(
 
     let mut keep_alive = request.keep_alive;
     let framing = if request.head || bodiless_status || status == StatusCode::NOT_MODIFIED {
+        // A HEAD response says how long the GET body would be, when that is known (as hyper's
+        // server does for a body of known size).
+        if request.head
+            && declared.is_none()
+            && !bodiless_status
+            && status != StatusCode::NOT_MODIFIED
+            && let Some(length) = body.exact().filter(|length| *length > 0)
+        {
+            write_length(out, length);
+        }
         Framing::Empty
     } else if let Some(length) = declared {
         Framing::Length(length)
