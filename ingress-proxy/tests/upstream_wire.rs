@@ -298,6 +298,9 @@ async fn a_content_length_beside_transfer_encoding_never_reaches_the_client() {
 async fn responses_with_suspect_framing_are_read_whole_and_their_connection_not_reused() {
     // RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding closes after the message; §6.3: a
     // Content-Length beside Transfer-Encoding marks the connection as unsafe to reuse.
+    // The inline client's rules, so the inline paths stay on whatever the environment says:
+    // hyper's client refuses an HTTP/1.0 response with Transfer-Encoding (502), a difference
+    // the http1 module docs name and the differential client suite records.
     fn http10_chunked(_: usize, _: &str) -> Action {
         Action::Reply(
             b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
@@ -317,7 +320,8 @@ async fn responses_with_suspect_framing_are_read_whole_and_their_connection_not_
         length_and_chunked,
     ] {
         let backend = scripted(script).await;
-        let (_writer, proxy) = proxy_to(&backend).await;
+        let (_writer, reader) = web_table(&[backend.address]);
+        let proxy = Proxy::start_exact(reader, ProxyConfig::default()).await;
         let client = http1_client();
         for _ in 0..2 {
             let answer = get(&client, proxy.http, "a.example", "/").await;
