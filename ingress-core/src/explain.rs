@@ -20,21 +20,20 @@
 //!     state.ingresses.insert(ingress.meta.key(), ingress);
 //! }
 //! let why = explain(&state, &TableConfig::default(), Some("shop.example"), "/api/v1");
-//! let verdicts: Vec<_> = why.candidates.iter().map(|c| (c.ingress.name.as_ref(), c.verdict.clone())).collect();
+//! let verdicts: Vec<_> = why.candidates.iter().map(|c| (c.rule.ingress.name.as_ref(), c.verdict.clone())).collect();
 //! assert_eq!(verdicts[0], ("api", Verdict::Chosen));
 //! assert!(matches!(&verdicts[1], ("root", Verdict::Outranked { reason, .. }) if reason.contains("longer path")));
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::config::TableConfig;
 use crate::model::ObjectKey;
 use crate::normalize;
 use crate::reference::{Decision, DecisionTarget, ReferenceRouter};
 use crate::state::ClusterState;
-use crate::table::MatchSource;
-use crate::validate::{BackendRef, HostPattern, PathType, RulePath};
+use crate::table::{MatchSource, MatchedRule};
+use crate::validate::{BackendRef, HostPattern, RulePath};
 
 /// The whole answer for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,18 +55,8 @@ pub struct Explanation {
 /// One path entry and what it had to do with the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// The Ingress.
-    pub ingress: ObjectKey,
-    /// Index in `spec.rules`.
-    pub rule_index: usize,
-    /// Index in `spec.rules[rule_index].http.paths`.
-    pub path_index: usize,
-    /// The rule's host as written; `None` for host-less rules.
-    pub host: Option<Arc<str>>,
-    /// The path as written.
-    pub path: Arc<str>,
-    /// Its type.
-    pub path_type: PathType,
+    /// The path entry, as the route table names a matched one.
+    pub rule: MatchedRule,
     /// Where it sends requests.
     pub backend: DecisionTarget,
     /// What happened to it.
@@ -147,12 +136,15 @@ pub fn explain(
                 }
             };
             Candidate {
-                ingress: key,
-                rule_index: r,
-                path_index: p,
-                host: rule_host.map(|h| h.to_string().into()),
-                path: entry.path.raw().clone(),
-                path_type: entry.path.path_type(),
+                rule: MatchedRule {
+                    ingress: key,
+                    rule_index: r,
+                    path_index: p,
+                    host: rule_host.map(|h| h.to_string().into()),
+                    path: entry.path.raw().clone(),
+                    path_type: entry.path.path_type(),
+                    policy: router.valid[i].policy.clone(),
+                },
                 backend: match &entry.backend {
                     BackendRef::Service(s) => DecisionTarget::Service(s.clone()),
                     BackendRef::Resource(r) => DecisionTarget::Resource((**r).clone()),
@@ -227,7 +219,8 @@ impl fmt::Display for Explanation {
             )?;
         }
         for c in &self.candidates {
-            let host = c.host.as_deref().unwrap_or("*");
+            let rule = &c.rule;
+            let host = rule.host.as_deref().unwrap_or("*");
             let verdict = match &c.verdict {
                 Verdict::Chosen => "CHOSEN".to_owned(),
                 Verdict::HostDoesNotMatch => "host does not match".to_owned(),
@@ -245,11 +238,11 @@ impl fmt::Display for Explanation {
             writeln!(
                 f,
                 "  {} rule {}/{}: {host} {} ({}) → {}: {verdict}",
-                c.ingress,
-                c.rule_index,
-                c.path_index,
-                c.path,
-                c.path_type,
+                rule.ingress,
+                rule.rule_index,
+                rule.path_index,
+                rule.path,
+                rule.path_type,
                 target(&c.backend)
             )?;
         }
@@ -268,7 +261,7 @@ fn target(target: &DecisionTarget) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClassSelection, Ingress, ServiceBackend};
+    use crate::{ClassSelection, Ingress, PathType, ServiceBackend};
 
     /// One Ingress per `(name, host, path type, path)`, oldest first.
     fn state(entries: &[(&str, Option<&str>, PathType, &str)]) -> ClusterState {
@@ -286,7 +279,7 @@ mod tests {
         explain(state, &TableConfig::default(), Some(host), path)
             .candidates
             .into_iter()
-            .map(|c| (c.ingress.name.to_string(), c.verdict))
+            .map(|c| (c.rule.ingress.name.to_string(), c.verdict))
             .collect()
     }
 

@@ -206,7 +206,7 @@ proptest! {
                 .candidates
                 .iter()
                 .filter(|c| c.verdict == Verdict::Chosen)
-                .map(|c| (c.ingress.clone(), c.rule_index, c.path_index))
+                .map(|c| (c.rule.ingress.clone(), c.rule.rule_index, c.rule.path_index))
                 .collect();
             prop_assert_eq!(chosen.first(), fast.rule.as_ref());
             prop_assert!(chosen.len() <= 1);
