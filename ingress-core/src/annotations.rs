@@ -1,7 +1,18 @@
 //! ingress-nginx annotations (`nginx.ingress.kubernetes.io/*`): which ones this engine reads,
 //! and a diagnostic for every other one — never silence.
 //!
-//! Supported so far: `ssl-redirect` and `force-ssl-redirect` ([`RoutePolicy`]). Every other
+//! Supported ([`RoutePolicy`], one field each): `ssl-redirect`, `force-ssl-redirect`,
+//! `preserve-trailing-slash` (always in effect), `use-regex` and `rewrite-target` (regex paths
+//! and rewriting: [`Rewrite`]), `app-root`, `x-forwarded-prefix`, `permanent-redirect` and
+//! `temporal-redirect` (+ `-code`), `proxy-body-size`, `proxy-connect-timeout`,
+//! `proxy-read-timeout`, `proxy-send-timeout`, `upstream-vhost`, `backend-protocol`, `canary` with its rules
+//! ([`CanaryPolicy`]), and `affinity: cookie` with `affinity-mode` and the
+//! `session-cookie-*` attributes, `upstream-hash-by` and `load-balance` ([`BalancePolicy`]),
+//! `proxy-next-upstream` with `-tries` and `-timeout` ([`NextUpstream`]), `enable-cors` with
+//! the `cors-*` annotations ([`CorsPolicy`]), `allowlist-source-range` (and
+//! `whitelist-source-range`) and `denylist-source-range` ([`crate::CidrList`]). An
+//! invalid value of any of them denies the Ingress's own paths (`503`) with an
+//! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
 //! ingress-nginx's documented catalogue:
 //!
@@ -21,24 +32,37 @@
 //!
 //! let annotations = BTreeMap::from([
 //!     ("nginx.ingress.kubernetes.io/configuration-snippet".to_owned(), "more_set_headers x;".to_owned()),
-//!     ("nginx.ingress.kubernetes.io/rewrite-target".to_owned(), "/$2".to_owned()),
+//!     ("nginx.ingress.kubernetes.io/mirror-target".to_owned(), "https://mirror.example/$request_uri".to_owned()),
 //!     ("nginx.ingress.kubernetes.io/rewrite-targt".to_owned(), "/".to_owned()),
 //!     ("cert-manager.io/cluster-issuer".to_owned(), "letsencrypt".to_owned()),
 //! ]);
 //! let ignored: Vec<_> = ignored_annotations(&annotations).collect();
 //! assert_eq!(ignored, [
 //!     ("nginx.ingress.kubernetes.io/configuration-snippet", Ignored::Snippet),
-//!     ("nginx.ingress.kubernetes.io/rewrite-target", Ignored::NotImplemented),
+//!     ("nginx.ingress.kubernetes.io/mirror-target", Ignored::NotImplemented),
 //!     ("nginx.ingress.kubernetes.io/rewrite-targt", Ignored::Unknown),
 //! ]);
 //! ```
 
+mod balance;
+mod canary;
+mod cors;
 mod policy;
+mod retry;
+mod rewrite;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use policy::{InvalidAnnotation, RoutePolicy};
+pub use balance::{
+    Affinity, AffinityMode, BalancePolicy, HashKey, HashPart, LoadBalance, SameSite,
+};
+pub use canary::{CanaryPolicy, HeaderPattern};
+pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
+pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
+pub use retry::NextUpstream;
+pub use rewrite::{PathRegex, Rewrite};
 
 /// The annotation prefix ingress-nginx reads (its `--annotations-prefix` default).
 pub const PREFIX: &str = "nginx.ingress.kubernetes.io/";
@@ -64,13 +88,10 @@ const SNIPPETS: &[&str] = &[
     "stream-snippet",
 ];
 
-/// Every other annotation ingress-nginx documents (sorted, for the binary search).
+/// Every other annotation ingress-nginx documents, not implemented here (sorted, for the
+/// binary search; the supported ones are `policy::SUPPORTED`).
 const DOCUMENTED: &[&str] = &[
-    "affinity",
     "affinity-canary-behavior",
-    "affinity-mode",
-    "allowlist-source-range",
-    "app-root",
     "auth-always-set-cookie",
     "auth-cache-duration",
     "auth-cache-key",
@@ -95,28 +116,10 @@ const DOCUMENTED: &[&str] = &[
     "auth-tls-verify-depth",
     "auth-type",
     "auth-url",
-    "backend-protocol",
-    "canary",
-    "canary-by-cookie",
-    "canary-by-header",
-    "canary-by-header-pattern",
-    "canary-by-header-value",
-    "canary-weight",
-    "canary-weight-total",
     "client-body-buffer-size",
     "connection-proxy-header",
-    "cors-allow-credentials",
-    "cors-allow-headers",
-    "cors-allow-methods",
-    "cors-allow-origin",
-    "cors-expose-headers",
-    "cors-max-age",
     "custom-headers",
-    "custom-http-errors",
-    "default-backend",
-    "denylist-source-range",
     "enable-access-log",
-    "enable-cors",
     "enable-global-auth",
     "enable-influxdb",
     "enable-modsecurity",
@@ -124,8 +127,6 @@ const DOCUMENTED: &[&str] = &[
     "enable-opentracing",
     "enable-owasp-core-rules",
     "enable-rewrite-log",
-    "force-ssl-redirect",
-    "from-to-www-redirect",
     "global-rate-limit",
     "global-rate-limit-ignored-cidrs",
     "global-rate-limit-key",
@@ -144,7 +145,6 @@ const DOCUMENTED: &[&str] = &[
     "limit-rpm",
     "limit-rps",
     "limit-whitelist",
-    "load-balance",
     "mirror-host",
     "mirror-request-body",
     "mirror-target",
@@ -152,26 +152,16 @@ const DOCUMENTED: &[&str] = &[
     "opentelemetry-operation-name",
     "opentelemetry-trust-incoming-span",
     "opentracing-trust-incoming-span",
-    "permanent-redirect",
-    "permanent-redirect-code",
-    "preserve-trailing-slash",
-    "proxy-body-size",
     "proxy-buffer-size",
     "proxy-buffering",
     "proxy-buffers-number",
-    "proxy-connect-timeout",
     "proxy-cookie-domain",
     "proxy-cookie-path",
     "proxy-http-version",
     "proxy-max-temp-file-size",
-    "proxy-next-upstream",
-    "proxy-next-upstream-timeout",
-    "proxy-next-upstream-tries",
-    "proxy-read-timeout",
     "proxy-redirect-from",
     "proxy-redirect-to",
     "proxy-request-buffering",
-    "proxy-send-timeout",
     "proxy-ssl-ciphers",
     "proxy-ssl-name",
     "proxy-ssl-protocols",
@@ -179,32 +169,12 @@ const DOCUMENTED: &[&str] = &[
     "proxy-ssl-server-name",
     "proxy-ssl-verify",
     "proxy-ssl-verify-depth",
-    "rewrite-target",
     "satisfy",
-    "server-alias",
-    "service-upstream",
-    "session-cookie-change-on-failure",
-    "session-cookie-conditional-samesite-none",
-    "session-cookie-domain",
-    "session-cookie-expires",
-    "session-cookie-max-age",
-    "session-cookie-name",
-    "session-cookie-path",
-    "session-cookie-samesite",
-    "session-cookie-secure",
     "ssl-ciphers",
     "ssl-passthrough",
     "ssl-prefer-server-ciphers",
-    "ssl-redirect",
-    "temporal-redirect",
-    "temporal-redirect-code",
-    "upstream-hash-by",
     "upstream-hash-by-subset",
     "upstream-hash-by-subset-size",
-    "upstream-vhost",
-    "use-regex",
-    "whitelist-source-range",
-    "x-forwarded-prefix",
 ];
 
 /// The annotations of `annotations` that have no effect here, and why, in key order.
@@ -256,6 +226,7 @@ mod tests {
         assert!(
             SNIPPETS
                 .iter()
+                .chain(policy::SUPPORTED)
                 .all(|s| DOCUMENTED.binary_search(s).is_err())
         );
     }

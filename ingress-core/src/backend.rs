@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::config::{PortRef, ServiceRef};
-use crate::model::{EndpointSlice, ResourceBackend, Service, ServiceType};
+use crate::model::{EndpointSlice, ResourceBackend, Service, ServicePort, ServiceType};
 
 /// Where a matched request goes.
 #[derive(Debug, Clone)]
@@ -29,6 +29,10 @@ pub struct Backend {
     /// The ServicePort it resolved to at build time (`None` when the Service or port is
     /// missing): endpoint updates need its name to pick slice ports.
     port: Option<ResolvedPort>,
+    /// The ServicePort's `appProtocol`.
+    app_protocol: Option<Arc<str>>,
+    /// The Service's cluster IP and the ServicePort's port (`service-upstream`).
+    cluster_address: Option<SocketAddr>,
     endpoints: ArcSwap<Endpoints>,
 }
 
@@ -76,6 +80,15 @@ impl Backend {
         slices: impl IntoIterator<Item = &'a EndpointSlice>,
     ) -> Backend {
         let port = found.map(|s| resolve_port(s, &service.port));
+        let cluster_address = found.and_then(|s| {
+            let ip = s.cluster_ip?;
+            let port = u16::try_from(find_port(s, &service.port)?.port).ok()?;
+            Some(SocketAddr::new(ip, port))
+        });
+        let app_protocol = found
+            .and_then(|s| find_port(s, &service.port))
+            .and_then(|p| p.app_protocol.as_deref())
+            .map(Arc::from);
         let endpoints = match &port {
             None => Endpoints::Unavailable(Unavailable::ServiceMissing),
             Some(None) => Endpoints::Unavailable(Unavailable::ServicePortMissing),
@@ -84,6 +97,8 @@ impl Backend {
         Backend {
             service,
             port: port.flatten(),
+            app_protocol,
+            cluster_address,
             endpoints: ArcSwap::from_pointee(endpoints),
         }
     }
@@ -91,6 +106,17 @@ impl Backend {
     /// The Service port this backend stands for, as the Ingress referenced it.
     pub fn service(&self) -> &ServiceRef {
         &self.service
+    }
+
+    /// The Service port's `appProtocol`, whichever way the Ingress named the port.
+    pub fn app_protocol(&self) -> Option<&str> {
+        self.app_protocol.as_deref()
+    }
+
+    /// The Service's cluster IP with the ServicePort's port, when it has one: where
+    /// `service-upstream` sends traffic (kube-proxy balances from there).
+    pub fn cluster_address(&self) -> Option<SocketAddr> {
+        self.cluster_address
     }
 
     /// The current endpoints: one lock-free load.
@@ -111,11 +137,15 @@ impl Backend {
     }
 }
 
-fn resolve_port(service: &Service, wanted: &PortRef) -> Option<ResolvedPort> {
-    let port = service.ports.iter().find(|p| match wanted {
+fn find_port<'a>(service: &'a Service, wanted: &PortRef) -> Option<&'a ServicePort> {
+    service.ports.iter().find(|p| match wanted {
         PortRef::Number(n) => p.port == i32::from(*n),
         PortRef::Name(name) => p.name.as_deref() == Some(&**name),
-    })?;
+    })
+}
+
+fn resolve_port(service: &Service, wanted: &PortRef) -> Option<ResolvedPort> {
+    let port = find_port(service, wanted)?;
     Some(match &service.service_type {
         ServiceType::ClusterIp => ResolvedPort::Endpoints {
             name: port.name.as_deref().unwrap_or("").into(),

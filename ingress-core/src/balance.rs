@@ -341,6 +341,31 @@ impl<T> Balancer<T> {
         None
     }
 
+    /// Chooses `preferred` when it is usable for `attempt` (a primary or backup peer that is
+    /// not down, unreachable, ejected or already tried), else as [`Balancer::pick`] does: a
+    /// session bound to one peer (persistent affinity) keeps it while it can serve.
+    pub fn pick_preferred(
+        &mut self,
+        attempt: &mut Attempt,
+        preferred: PeerId,
+        context: &PickContext<'_>,
+    ) -> Option<PeerId> {
+        let index = preferred.0;
+        let now = context.now;
+        let usable = self.states.get(index).is_some_and(|state| {
+            !state.options.down
+                && state.reachable
+                && !attempt.contains(index)
+                && (self.single || state.health.is_available(now))
+        });
+        if !usable {
+            return self.pick(attempt, context);
+        }
+        self.states[index].health.on_pick(now);
+        attempt.insert(index);
+        Some(preferred)
+    }
+
     /// Records a failed attempt (e.g. connect error or timeout) at `now`; returns true when this
     /// failure ejects the peer for `fail_timeout`.
     pub fn report_failure(&mut self, peer: PeerId, now: Instant) -> bool {

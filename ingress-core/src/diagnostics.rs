@@ -66,12 +66,91 @@ pub enum Diagnostic {
         /// Why it is invalid.
         reason: Arc<str>,
     },
+    /// `use-regex` or `rewrite-target` on Ingress `by` makes this Ingress's
+    /// `ImplementationSpecific` paths on `host` regular expressions: ingress-nginx enforces the
+    /// regex location modifier host-wide, and this engine does the same for those paths (never
+    /// for `Exact` or `Prefix` ones). A warning.
+    RegexEnforced {
+        /// The Ingress whose paths are affected.
+        ingress: ObjectKey,
+        /// The host, as written (`None` for host-less rules).
+        host: Option<Arc<str>>,
+        /// The Ingress carrying the annotation.
+        by: ObjectKey,
+    },
+    /// A path that a regex-enabled host does not treat as a regular expression, and why: an
+    /// `Exact` or `Prefix` path with regex characters (matched literally), or another
+    /// Ingress's `ImplementationSpecific` path that does not compile (matched as a prefix).
+    /// A warning.
+    RegexNotApplied {
+        /// The Ingress carrying the path.
+        ingress: ObjectKey,
+        /// The path, as written.
+        path: Arc<str>,
+        /// Why.
+        reason: Arc<str>,
+    },
+    /// A canary Ingress's path that is not used: no main Ingress path to attach it to, or one
+    /// that already has a canary. A warning.
+    CanaryNotApplied {
+        /// The canary Ingress.
+        ingress: ObjectKey,
+        /// The host, as written (`None` for host-less rules).
+        host: Option<Arc<str>>,
+        /// The path, as written.
+        path: Arc<str>,
+        /// Why.
+        reason: Arc<str>,
+    },
+    /// A `server-alias` name that is not used: the host of a rule already, or not a valid
+    /// host name. A warning.
+    ServerAliasNotApplied {
+        /// The Ingress carrying the annotation.
+        ingress: ObjectKey,
+        /// The alias, as written.
+        alias: Arc<str>,
+        /// Why.
+        reason: Arc<str>,
+    },
     /// A TLS Secret that does not exist: its hosts get the default certificate.
     TlsSecretMissing {
         /// The Ingress naming it.
         ingress: ObjectKey,
         /// The Secret.
         secret: ObjectKey,
+    },
+    /// A key of the global configuration's ConfigMap that has no effect: documented by
+    /// ingress-nginx but not implemented here, or not documented at all. A warning.
+    ConfigKeyIgnored {
+        /// The ConfigMap.
+        configmap: ObjectKey,
+        /// The key.
+        key: Arc<str>,
+        /// Why it has no effect.
+        reason: Arc<str>,
+    },
+    /// A ConfigMap key with an invalid value: the key keeps its previous value.
+    ConfigValueInvalid {
+        /// The ConfigMap.
+        configmap: ObjectKey,
+        /// The key.
+        key: Arc<str>,
+        /// The value.
+        value: Arc<str>,
+        /// Why it is invalid.
+        reason: Arc<str>,
+    },
+    /// A ConfigMap value applied only in part (a TLS protocol or cipher rustls does not
+    /// implement, `allow-snippet-annotations: "true"`). A warning.
+    ConfigValueAdjusted {
+        /// The ConfigMap.
+        configmap: ObjectKey,
+        /// The key.
+        key: Arc<str>,
+        /// The value.
+        value: Arc<str>,
+        /// What is not applied.
+        reason: Arc<str>,
     },
 }
 
@@ -88,8 +167,15 @@ impl Diagnostic {
             | Diagnostic::DefaultBackendConflict { loser, .. }
             | Diagnostic::TlsConflict { loser, .. } => loser,
             Diagnostic::TlsSecretMissing { ingress, .. }
+            | Diagnostic::RegexEnforced { ingress, .. }
+            | Diagnostic::CanaryNotApplied { ingress, .. }
+            | Diagnostic::ServerAliasNotApplied { ingress, .. }
+            | Diagnostic::RegexNotApplied { ingress, .. }
             | Diagnostic::AnnotationIgnored { ingress, .. }
             | Diagnostic::AnnotationInvalid { ingress, .. } => ingress,
+            Diagnostic::ConfigKeyIgnored { configmap, .. }
+            | Diagnostic::ConfigValueInvalid { configmap, .. }
+            | Diagnostic::ConfigValueAdjusted { configmap, .. } => configmap,
         }
     }
 
@@ -103,6 +189,13 @@ impl Diagnostic {
             Diagnostic::TlsSecretMissing { .. } => "TLSSecretMissing",
             Diagnostic::AnnotationIgnored { .. } => "AnnotationIgnored",
             Diagnostic::AnnotationInvalid { .. } => "AnnotationInvalid",
+            Diagnostic::RegexEnforced { .. } => "RegexEnforced",
+            Diagnostic::RegexNotApplied { .. } => "RegexNotApplied",
+            Diagnostic::CanaryNotApplied { .. } => "CanaryNotApplied",
+            Diagnostic::ServerAliasNotApplied { .. } => "ServerAliasNotApplied",
+            Diagnostic::ConfigKeyIgnored { .. } => "ConfigKeyIgnored",
+            Diagnostic::ConfigValueInvalid { .. } => "ConfigValueInvalid",
+            Diagnostic::ConfigValueAdjusted { .. } => "ConfigValueAdjusted",
         }
     }
 }
@@ -181,10 +274,64 @@ impl fmt::Display for Diagnostic {
                 f,
                 "Ingress {ingress}: annotation {annotation} has an invalid value {value:?} ({reason}): the Ingress's paths answer 503"
             ),
+            Diagnostic::RegexEnforced { ingress, host, by } => write!(
+                f,
+                "Ingress {ingress}: its ImplementationSpecific paths on host {} are case-insensitive regular expressions because Ingress {by} sets use-regex or rewrite-target (as ingress-nginx does host-wide)",
+                host_or_any(host)
+            ),
+            Diagnostic::RegexNotApplied {
+                ingress,
+                path,
+                reason,
+            } => write!(
+                f,
+                "Ingress {ingress}: path {path:?} is not a regular expression here: {reason}"
+            ),
+            Diagnostic::CanaryNotApplied {
+                ingress,
+                host,
+                path,
+                reason,
+            } => write!(
+                f,
+                "Ingress {ingress}: canary path {path} on host {} is not used: {reason}",
+                host_or_any(host)
+            ),
+            Diagnostic::ServerAliasNotApplied {
+                ingress,
+                alias,
+                reason,
+            } => write!(
+                f,
+                "Ingress {ingress}: server-alias {alias:?} is not used: {reason}"
+            ),
             Diagnostic::TlsSecretMissing { ingress, secret } => write!(
                 f,
                 "Ingress {ingress}: spec.tls secretName {} not found: its hosts get the default certificate",
                 secret.name
+            ),
+            Diagnostic::ConfigKeyIgnored {
+                configmap,
+                key,
+                reason,
+            } => write!(f, "ConfigMap {configmap}: key {key} is ignored: {reason}"),
+            Diagnostic::ConfigValueInvalid {
+                configmap,
+                key,
+                value,
+                reason,
+            } => write!(
+                f,
+                "ConfigMap {configmap}: key {key} has an invalid value {value:?} ({reason}): the key keeps its previous value"
+            ),
+            Diagnostic::ConfigValueAdjusted {
+                configmap,
+                key,
+                value,
+                reason,
+            } => write!(
+                f,
+                "ConfigMap {configmap}: key {key} value {value:?} is applied in part: {reason}"
             ),
         }
     }

@@ -144,6 +144,8 @@ pub fn explain(
                     path: entry.path.raw().clone(),
                     path_type: entry.path.path_type(),
                     policy: router.valid[i].policy.clone(),
+                    rewrite: crate::validate::rewrite_of(&entry.path, &router.valid[i].policy),
+                    canary: entry.canary.clone().map(std::sync::Arc::new),
                 },
                 backend: match &entry.backend {
                     BackendRef::Service(s) => DecisionTarget::Service(s.clone()),

@@ -91,9 +91,15 @@
 //!    elements; a trailing `/` on the rule is ignored, so `/foo` and `/foo/` both match `/foo`,
 //!    `/foo/` and `/foo/bar`, and neither matches `/foobar`; `/` matches every path. A path
 //!    entry with no `path` (allowed for `ImplementationSpecific`) matches every path.
-//!    `ImplementationSpecific` is treated as `Prefix`.
-//! 4. Precedence: the longest path wins, measured with a Prefix rule's trailing `/` dropped;
-//!    at equal length `Exact` beats `Prefix`; then the longer raw path (`/foo/` beats `/foo`);
+//!    `ImplementationSpecific` is treated as `Prefix`, unless the host is in regex mode: an
+//!    Ingress with rules for it sets `use-regex` or `rewrite-target`. Then every
+//!    `ImplementationSpecific` path of that host, whichever Ingress it belongs to, is a
+//!    case-insensitive regular expression matched at the start of the path (ingress-nginx's
+//!    `~* "^PATH"`, see [`annotations::PathRegex`]); `Exact` and `Prefix` paths never change
+//!    meaning.
+//! 4. Precedence: the longest path wins, measured with a Prefix rule's trailing `/` dropped
+//!    (a regular expression by its pattern's length); at equal length `Exact` beats `Prefix`,
+//!    which beats a regular expression; then the longer raw path (`/foo/` beats `/foo`);
 //!    then the older Ingress.
 //!
 //! The Kubernetes documentation's table, row by row:
@@ -129,6 +135,28 @@
 //! assert_eq!(w(&[(Prefix, "/foo"), (Exact, "/foo")], "/foo").as_deref(), Some("Exact /foo"));
 //! assert_eq!(w(&[(Prefix, "/foo"), (Prefix, "/foo/")], "/foo").as_deref(), Some("Prefix /foo/"));
 //! assert_eq!(w(&[(PathType::ImplementationSpecific, "/foo")], "/foo/bar").as_deref(), Some("ImplementationSpecific /foo"));
+//! ```
+//!
+//! Regex mode, from ingress-nginx's path-matching documentation:
+//!
+//! ```
+//! # use ingress_core::*;
+//! let mut i = Ingress::new("default", "t", Some(1))
+//!     .with_class(ClassSelection::DEFAULT_CLASS)
+//!     .with_path(Some("test.com"), PathType::ImplementationSpecific, "/foo/bar/[A-Z0-9]{3}", ServiceBackend::number("regex", 80))
+//!     .with_path(Some("test.com"), PathType::Prefix, "/foo/bar/bar", ServiceBackend::number("prefix", 80));
+//! i.meta.annotations.insert("nginx.ingress.kubernetes.io/use-regex".into(), "true".into());
+//! let mut state = ClusterState::default();
+//! state.ingresses.insert(i.meta.key(), i);
+//! let t = RouteTable::build(&state, &TableConfig::default());
+//! let path = |request| t.route(Some("test.com"), request).rule.map(|r| r.path.to_string());
+//! // The longer pattern wins even over the Prefix path that matches exactly (as ingress-nginx
+//! // warns), and case does not matter.
+//! assert_eq!(path("/foo/bar/bar").as_deref(), Some("/foo/bar/[A-Z0-9]{3}"));
+//! assert_eq!(path("/FOO/BAR/x1y").as_deref(), Some("/foo/bar/[A-Z0-9]{3}"));
+//! // The Prefix path stays a case-sensitive element-wise prefix.
+//! assert_eq!(path("/foo/bar/bar/").as_deref(), Some("/foo/bar/[A-Z0-9]{3}"));
+//! assert_eq!(path("/foo/bar/ba"), None);
 //! ```
 //!
 //! ## 3. When nothing matches
@@ -216,7 +244,8 @@
 //! writer.apply(Change::UpsertService(Service {
 //!     meta: ObjectMeta::new("default", "web", None),
 //!     service_type: ServiceType::ClusterIp,
-//!     ports: vec![ServicePort { name: Some("http".into()), port: 80 }],
+//!     cluster_ip: None,
+//!     ports: vec![ServicePort { name: Some("http".into()), port: 80, app_protocol: None }],
 //! }));
 //! writer.commit();
 //! writer.apply(Change::UpsertEndpointSlice(EndpointSlice {
@@ -291,10 +320,12 @@
 pub mod annotations;
 mod backend;
 pub mod balance;
+mod cidr;
 mod class;
 mod config;
 mod diagnostics;
 pub mod explain;
+pub mod global_config;
 pub mod model;
 pub mod normalize;
 mod ready;
@@ -314,8 +345,10 @@ pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::Random
 
 // The whole public API, in one place.
 pub use backend::{Backend, Endpoints, Target, Unavailable};
+pub use cidr::CidrList;
 pub use config::{ClassSelection, PortRef, ServiceRef, TableConfig};
 pub use diagnostics::{Diagnostic, InvalidIngressKey};
+pub use global_config::{GlobalConfig, GlobalConfigState};
 pub use model::*;
 pub use ready::UntilReady;
 pub use state::{Change, ClusterState};

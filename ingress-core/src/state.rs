@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::global_config::GlobalConfigState;
 use crate::model::{EndpointSlice, Ingress, IngressClass, ObjectKey, Service, TlsSecret};
 
 /// Every object the route table depends on, keyed by `namespace/name` (IngressClasses have
@@ -18,6 +19,8 @@ pub struct ClusterState {
     pub endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     /// `kubernetes.io/tls` Secrets.
     pub tls_secrets: BTreeMap<ObjectKey, TlsSecret>,
+    /// The global configuration (ingress-nginx's ConfigMap), parsed.
+    pub global_config: GlobalConfigState,
 }
 
 /// One object created, updated or deleted.
@@ -43,6 +46,15 @@ pub enum Change {
     UpsertTlsSecret(TlsSecret),
     /// A TLS Secret was deleted.
     DeleteTlsSecret(ObjectKey),
+    /// The global configuration's ConfigMap was created or updated (its `data`).
+    UpsertGlobalConfig {
+        /// The ConfigMap (`--configmap`).
+        source: ObjectKey,
+        /// Its `data`.
+        data: BTreeMap<String, String>,
+    },
+    /// The global configuration's ConfigMap was deleted: every key takes its default.
+    DeleteGlobalConfig,
 }
 
 /// What a set of changes touched: whether routes must be rebuilt, and which Services' endpoints
@@ -58,6 +70,17 @@ impl ClusterState {
     pub fn apply(&mut self, change: Change) {
         let mut touched = Touched::default();
         self.apply_tracking(change, &mut touched);
+    }
+
+    fn receive_global_config(
+        &mut self,
+        source: Option<(ObjectKey, BTreeMap<String, String>)>,
+        touched: &mut Touched,
+    ) {
+        if let Some(next) = self.global_config.received(source) {
+            self.global_config = next;
+            touched.routes = true;
+        }
     }
 
     pub(crate) fn apply_tracking(&mut self, change: Change, touched: &mut Touched) {
@@ -87,6 +110,10 @@ impl ClusterState {
                     self.tls_secrets.insert(s.meta.key(), s.clone()).as_ref() != Some(&s);
             }
             Change::DeleteTlsSecret(k) => touched.routes |= self.tls_secrets.remove(&k).is_some(),
+            Change::UpsertGlobalConfig { source, data } => {
+                self.receive_global_config(Some((source, data)), touched)
+            }
+            Change::DeleteGlobalConfig => self.receive_global_config(None, touched),
             Change::UpsertEndpointSlice(s) => {
                 let key = s.meta.key();
                 let service = ObjectKey::new(&s.meta.namespace, &s.service_name);

@@ -28,11 +28,17 @@ pub struct RouteTable {
     wildcard_hosts: FastMap<HostKey, HostRoutes>,
     hostless: Option<HostRoutes>,
     global_default: (Target, MatchSource),
+    /// The controller's default backend, whether or not an Ingress's overrides it globally.
+    controller_default: Option<Target>,
+    /// `from-to-www-redirect`: host → the host it redirects to.
+    host_redirects: FastMap<HostKey, Arc<str>>,
     tls: TlsSelection,
     backends_by_service: FastMap<ObjectKey, Vec<Arc<Backend>>>,
     diagnostics: Vec<Diagnostic>,
     accepted: Vec<ObjectKey>,
     generation: u64,
+    /// The global configuration this snapshot was built with (one swap publishes both).
+    global_config: Arc<crate::GlobalConfig>,
 }
 
 /// Every path of one host entry (merged across Ingresses) and its fallback.
@@ -63,6 +69,11 @@ pub struct MatchedRule {
     pub path_type: PathType,
     /// What the Ingress's annotations ask of this path.
     pub policy: Arc<crate::annotations::RoutePolicy>,
+    /// The path the upstream receives instead of the request's (`rewrite-target`).
+    pub rewrite: Option<crate::annotations::Rewrite>,
+    /// A canary Ingress's alternative backend for this path; resolve its Service with
+    /// [`RouteTable::backend`].
+    pub canary: Option<Arc<crate::validate::CanaryBackend>>,
 }
 
 /// One path rule in force, as [`RouteTable::routes`] lists it.
@@ -103,6 +114,34 @@ pub struct Route<'a> {
 }
 
 impl RouteTable {
+    /// The interned backend of a Service port a route of this table names (a path's target
+    /// or a canary's backend), with its live endpoints.
+    pub fn backend(&self, service: &crate::config::ServiceRef) -> Option<&Arc<Backend>> {
+        self.backends_by_service
+            .get(&service.service_key())?
+            .iter()
+            .find(|backend| backend.service() == service)
+    }
+
+    /// The controller's own default backend (`--default-backend-service`), when it is a
+    /// Service: it serves `custom-http-errors` for routes without a `default-backend`
+    /// annotation, as in ingress-nginx.
+    pub fn controller_default_backend(&self) -> Option<&Arc<Backend>> {
+        match &self.controller_default {
+            Some(Target::Service(backend)) => Some(backend),
+            _ => None,
+        }
+    }
+
+    /// The host a request for `host` is redirected to (`from-to-www-redirect`), if any.
+    pub fn host_redirect(&self, host: &str) -> Option<&Arc<str>> {
+        if self.host_redirects.is_empty() {
+            return None;
+        }
+        let host = normalize::host(host)?;
+        self.host_redirects.get(host.as_bytes())
+    }
+
     /// Routes a request (SEMANTICS §1–3). `host` is the raw authority (`Host`, `:authority` or
     /// the absolute-form target's), `path` the raw path, with or without a query string.
     pub fn route(&self, host: Option<&str>, path: &str) -> Route<'_> {
@@ -170,6 +209,11 @@ impl RouteTable {
     /// The Ingresses that are ours and valid (each may still have lost some conflicts), sorted.
     pub fn accepted_ingresses(&self) -> &[ObjectKey] {
         &self.accepted
+    }
+
+    /// The global configuration (ingress-nginx's ConfigMap) in force with these routes.
+    pub fn global_config(&self) -> &Arc<crate::GlobalConfig> {
+        &self.global_config
     }
 
     /// The writer's build counter (0 for a table built directly).

@@ -21,13 +21,19 @@
 //! );
 //! ```
 
+mod alias;
+mod canary;
 mod error;
 mod host;
 mod ingress;
 mod path;
+mod regex;
 
+pub(crate) use alias::www_redirects;
+pub use canary::CanaryBackend;
 pub use error::{InvalidField, InvalidIngress};
 pub use host::HostPattern;
 pub(crate) use host::wildcard_suffix;
 pub use ingress::{BackendRef, ValidIngress, ValidPath, ValidRule, ValidTls};
 pub use path::{PathType, RulePath};
+pub(crate) use regex::rewrite_of;

@@ -103,7 +103,11 @@ impl TableWriter {
                 .or_default()
                 .insert(key.clone());
         }
+        // The new state's ConfigMap is parsed on top of the configuration in force, so an
+        // invalid value keeps its previous value across a whole-state replacement too.
+        let global_config = self.state.global_config.succeeded_by(&state.global_config);
         self.state = state;
+        self.state.global_config = global_config;
         self.pending.routes = true;
     }
 

@@ -13,11 +13,13 @@ fn service(name: &str, ports: &[(&str, i32)]) -> Service {
     Service {
         meta: ObjectMeta::new("default", name, Some(1)),
         service_type: ServiceType::ClusterIp,
+        cluster_ip: None,
         ports: ports
             .iter()
             .map(|(n, p)| ServicePort {
                 name: Some((*n).into()),
                 port: *p,
+                app_protocol: None,
             })
             .collect(),
     }

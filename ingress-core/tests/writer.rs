@@ -27,9 +27,11 @@ fn service() -> Service {
     Service {
         meta: ObjectMeta::new("default", "web", Some(1)),
         service_type: ServiceType::ClusterIp,
+        cluster_ip: None,
         ports: vec![ServicePort {
             name: Some("http".into()),
             port: 80,
+            app_protocol: None,
         }],
     }
 }

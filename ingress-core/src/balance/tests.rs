@@ -262,6 +262,31 @@ fn hash_map_keys(peers: &[String], keys: &[String]) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Persistent affinity: the preferred peer while it can serve, else the algorithm's choice,
+/// never a peer already tried.
+#[test]
+fn a_preferred_peer_is_kept_while_usable() {
+    let now = Instant::now();
+    let mut balancer = group(
+        Algorithm::RoundRobin,
+        &[("a", options(1)), ("b", options(1)), ("c", options(1))],
+    );
+    let c = PeerId(2);
+    for _ in 0..3 {
+        let mut attempt = balancer.attempt();
+        let picked = balancer.pick_preferred(&mut attempt, c, &PickContext::at(now));
+        assert_eq!(picked, Some(c));
+        // A retry within the same attempt moves on.
+        let retry = balancer.pick_preferred(&mut attempt, c, &PickContext::at(now));
+        assert!(retry.is_some() && retry != Some(c));
+    }
+    // Ejected by passive health: another peer serves.
+    assert!(balancer.report_failure(c, now));
+    let mut attempt = balancer.attempt();
+    let picked = balancer.pick_preferred(&mut attempt, c, &PickContext::at(now));
+    assert!(picked.is_some() && picked != Some(c));
+}
+
 proptest! {
     /// nginx's smoothness property: from a fresh state, every block of sum(weights) picks holds
     /// each peer exactly `weight` times.

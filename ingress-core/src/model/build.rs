@@ -107,11 +107,13 @@ impl Service {
         Service {
             meta: ObjectMeta::new(namespace, name, None),
             service_type: ServiceType::ClusterIp,
+            cluster_ip: None,
             ports: ports
                 .iter()
                 .map(|(name, port)| ServicePort {
                     name: name.map(str::to_owned),
                     port: *port,
+                    app_protocol: None,
                 })
                 .collect(),
         }

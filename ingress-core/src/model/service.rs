@@ -14,6 +14,9 @@ pub struct Service {
     pub service_type: ServiceType,
     /// `spec.ports`.
     pub ports: Vec<ServicePort>,
+    /// `spec.clusterIP` when it is an address (not `None` for headless Services):
+    /// `service-upstream` sends traffic there instead of to the endpoints.
+    pub cluster_ip: Option<std::net::IpAddr>,
 }
 
 /// `Service.spec.type` as far as routing is concerned.
@@ -35,6 +38,9 @@ pub struct ServicePort {
     pub name: Option<String>,
     /// `port`.
     pub port: i32,
+    /// `appProtocol` (`http`, `https`, `kubernetes.io/h2c`, `grpc`…): how to speak to the
+    /// endpoints, when the Ingress does not say (`backend-protocol`).
+    pub app_protocol: Option<String>,
 }
 
 /// A discovery.k8s.io/v1 `EndpointSlice`.

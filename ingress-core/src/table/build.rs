@@ -116,6 +116,10 @@ impl RouteTable {
                     }
                 }
                 for (path_index, path) in rule.paths.iter().enumerate() {
+                    if let Some(canary) = &path.canary {
+                        // Interned, so its endpoints are kept up to date like any target's.
+                        let _ = backends.target(&canary.backend);
+                    }
                     entry.routes.push(PathRoute {
                         path: path.path.clone(),
                         target: backends.target(&path.backend),
@@ -127,6 +131,8 @@ impl RouteTable {
                             path: path.path.raw().clone(),
                             path_type: path.path.path_type(),
                             policy: ingress.policy.clone(),
+                            rewrite: crate::validate::rewrite_of(&path.path, &ingress.policy),
+                            canary: path.canary.clone().map(Arc::new),
                         }),
                     });
                 }
@@ -148,6 +154,16 @@ impl RouteTable {
             }
         }
 
+        let controller_default = config
+            .default_backend
+            .as_ref()
+            .map(|service| Target::Service(backends.service(service)));
+        for ingress in &valid {
+            if let Some(service) = &ingress.policy.default_backend_service {
+                // Interned, so its endpoints are kept up to date like any target's.
+                let _ = backends.service(service);
+            }
+        }
         let global_default = match global_default {
             Some((target, _)) => (target, MatchSource::GlobalDefaultBackend),
             None => (
@@ -173,12 +189,16 @@ impl RouteTable {
             wildcard_hosts,
             hostless: None,
             global_default,
+            controller_default,
+            host_redirects: FastMap::default(),
             tls,
             backends_by_service: FastMap::default(),
             diagnostics: Vec::new(),
             accepted: valid.iter().map(|v| v.key.clone()).collect(),
             generation: 0,
+            global_config: state.global_config.config().clone(),
         };
+        diagnostics.extend_from_slice(state.global_config.diagnostics());
         for (host, builder) in hosts {
             let (paths, losers) = PathRouter::build(builder.routes, SCAN_LIMIT);
             diagnostics.extend(losers.into_iter().map(|(loser, winner)| {
@@ -213,6 +233,9 @@ impl RouteTable {
                 }
                 None => table.hostless = Some(routes),
             }
+        }
+        for (from, to) in crate::validate::www_redirects(&valid).0 {
+            table.host_redirects.insert(HostKey::new(&from), to);
         }
         table.backends_by_service = backends.by_service();
         diagnostics.sort();

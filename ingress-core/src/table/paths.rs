@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use crate::annotations::PathRegex;
 use crate::backend::Target;
 use crate::validate::RulePath;
 
@@ -59,8 +60,9 @@ struct Tree {
     /// The entries, best first; the router's values index into it.
     routes: Vec<PathRoute>,
     router: matchit::Router<u32>,
-    /// Entries matchit refused (it should not, since braces are escaped): matched by a
-    /// linear scan so that a surprise in the router can never lose a route.
+    /// Regular-expression entries, and entries matchit refused (it should not, since braces
+    /// are escaped): matched by a linear scan, so a surprise in the router can never lose a
+    /// route.
     unrouted: Vec<u32>,
 }
 
@@ -69,6 +71,9 @@ struct Tree {
 struct ScanEntry {
     key: PathKey,
     prefix: bool,
+    /// A regular-expression path matches by this, not by `key` (boxed: rare, and the entry
+    /// stays small).
+    regex: Option<Box<PathRegex>>,
     target: Target,
     rule: Arc<MatchedRule>,
 }
@@ -114,13 +119,16 @@ impl PathRouter {
             Index::Scan(entries) => entries
                 .iter()
                 .find(|e| {
-                    let (key, path) = (e.key.as_bytes(), path.as_bytes());
-                    if e.prefix {
+                    let (key, path_bytes) = (e.key.as_bytes(), path.as_bytes());
+                    if let Some(regex) = &e.regex {
+                        regex.is_match(path)
+                    } else if e.prefix {
                         // Element-wise: the key, then the end of the path or a '/'.
-                        path.strip_prefix(key)
+                        path_bytes
+                            .strip_prefix(key)
                             .is_some_and(|rest| rest.first().is_none_or(|b| *b == b'/'))
                     } else {
-                        path == key
+                        path_bytes == key
                     }
                 })
                 .map(|e| (&e.target, &e.rule)),
@@ -167,6 +175,7 @@ fn scan_index(routes: Vec<PathRoute>) -> Index {
             .map(|route| ScanEntry {
                 key: PathKey::new(route.path.key()),
                 prefix: route.path.path_type().is_prefix(),
+                regex: route.path.regex().cloned().map(Box::new),
                 target: route.target,
                 rule: route.rule,
             })
@@ -176,8 +185,14 @@ fn scan_index(routes: Vec<PathRoute>) -> Index {
 
 fn tree_index(routes: Vec<PathRoute>) -> Index {
     let mut strings: Vec<(String, u32)> = Vec::with_capacity(routes.len() * 3);
+    let mut unrouted = Vec::new();
     for (index, route) in routes.iter().enumerate() {
         let index = index as u32;
+        if route.path.regex().is_some() {
+            // A regular expression has no route string: scanned, in precedence order.
+            unrouted.push(index);
+            continue;
+        }
         let key = escape(route.path.key());
         if route.path.path_type().is_prefix() {
             if key.is_empty() {
@@ -195,7 +210,6 @@ fn tree_index(routes: Vec<PathRoute>) -> Index {
     // Group by route string; sorted by (string, index), a group's first is its best entry.
     strings.sort_unstable();
     let mut router = matchit::Router::new();
-    let mut unrouted = Vec::new();
     for group in strings.chunk_by(|a, b| a.0 == b.0) {
         let (string, best) = &group[0]; // `chunk_by` never yields an empty group
         if router.insert(string.as_str(), *best).is_err() {
@@ -233,8 +247,17 @@ mod tests {
     use crate::normalize;
     use crate::validate::PathType;
 
-    fn route(path: &str, path_type: PathType, n: usize) -> Option<PathRoute> {
-        let path = RulePath::parse(Some(path), path_type).ok()?;
+    /// A route for `path`; `None` for `path_type` is an `ImplementationSpecific` path made a
+    /// regular expression.
+    fn route(path: &str, path_type: Option<PathType>, n: usize) -> Option<PathRoute> {
+        let path = match path_type {
+            Some(t) => RulePath::parse(Some(path), t).ok()?,
+            None => RulePath::parse(Some(path), PathType::ImplementationSpecific)
+                .ok()?
+                .to_regex()?
+                .ok()?,
+        };
+        let path_type = path.path_type();
         Some(PathRoute {
             rule: Arc::new(MatchedRule {
                 ingress: ObjectKey::new("ns", &format!("i{n}")),
@@ -244,6 +267,8 @@ mod tests {
                 path: path.raw().clone(),
                 path_type,
                 policy: Arc::default(),
+                rewrite: None,
+                canary: None,
             }),
             path,
             target: Target::NotFound,
@@ -251,7 +276,12 @@ mod tests {
     }
 
     fn segment() -> impl Strategy<Value = &'static str> {
-        prop::sample::select(&["a", "b", "ab", "{x}", "{*r}", "a.b", "%61", "~", ".", ""][..])
+        prop::sample::select(
+            &[
+                "a", "b", "ab", "{x}", "{*r}", "a.b", "%61", "~", ".", "", "A", "(a|b)", "a+",
+                ".*", "[ab]$",
+            ][..],
+        )
     }
 
     fn path() -> impl Strategy<Value = String> {
@@ -264,19 +294,21 @@ mod tests {
         })
     }
 
-    fn kind() -> impl Strategy<Value = PathType> {
+    /// A path type, or `None` for a regular expression.
+    fn kind() -> impl Strategy<Value = Option<PathType>> {
         prop::sample::select(
             &[
-                PathType::Exact,
-                PathType::Prefix,
-                PathType::ImplementationSpecific,
+                Some(PathType::Exact),
+                Some(PathType::Prefix),
+                Some(PathType::ImplementationSpecific),
+                None,
             ][..],
         )
     }
 
     proptest! {
         /// The scan index, the radix tree, and a plain scan with `RulePath::matches` over the
-        /// precedence-sorted entries all pick the same entry.
+        /// precedence-sorted entries all pick the same entry, regular expressions included.
         #[test]
         fn scan_and_tree_indexes_agree(
             rules in prop::collection::vec((path(), kind()), 0..24),

@@ -46,6 +46,8 @@ pub struct ValidPath {
     pub path: RulePath,
     /// `backend`.
     pub backend: BackendRef,
+    /// A canary Ingress's backend for the same host and path, if one is attached.
+    pub canary: Option<super::CanaryBackend>,
 }
 
 /// A validated `spec.tls[]` entry.
@@ -199,7 +201,8 @@ impl ValidIngress {
             );
             match ValidIngress::try_from(ingress) {
                 Ok(mut v) => {
-                    let (policy, invalid) = RoutePolicy::parse(&ingress.meta.annotations);
+                    let (mut policy, invalid) = RoutePolicy::parse(&ingress.meta.annotations);
+                    policy.resolve_default_backend(&key.namespace, &state.services);
                     diagnostics.extend(invalid.into_iter().map(|invalid| {
                         Diagnostic::AnnotationInvalid {
                             ingress: key.clone(),
@@ -219,6 +222,10 @@ impl ValidIngress {
             }
         }
         valid.sort_by(|a, b| a.age.cmp(&b.age));
+        let mut valid = super::canary::attach(valid, &mut diagnostics);
+        super::alias::apply(&mut valid, &mut diagnostics);
+        super::regex::enforce(&mut valid, &mut diagnostics);
+        diagnostics.extend(super::alias::www_redirects(&valid).1);
         (valid, diagnostics)
     }
 
@@ -281,7 +288,11 @@ impl TryFrom<&Ingress> for ValidIngress {
                     &entry.backend,
                 );
                 if let (Some(path), Some(backend)) = (path, backend) {
-                    paths.push(ValidPath { path, backend });
+                    paths.push(ValidPath {
+                        path,
+                        backend,
+                        canary: None,
+                    });
                 }
             }
             if let Some(host) = host {

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::error::InvalidField;
+use crate::annotations::PathRegex;
 use crate::normalize;
 
 /// `pathType` of an Ingress path.
@@ -30,6 +31,9 @@ pub struct RulePath {
     /// their trailing `/` (so the root prefix is the empty string, which every path extends).
     key_len: usize,
     path_type: PathType,
+    /// Set for an `ImplementationSpecific` path on a host where regular expressions are
+    /// enforced ([`RulePath::to_regex`]): it matches by this instead of as a prefix.
+    regex: Option<PathRegex>,
 }
 
 impl PathType {
@@ -100,7 +104,39 @@ impl RulePath {
             normalized,
             key_len,
             path_type,
+            regex: None,
         })
+    }
+
+    /// This `ImplementationSpecific` path as a regular expression (ingress-nginx's
+    /// `~* "^PATH"`); `None` for other path types, which never change meaning; the error says
+    /// why the path is not a valid expression.
+    pub fn to_regex(&self) -> Option<Result<RulePath, String>> {
+        if self.path_type != PathType::ImplementationSpecific || self.regex.is_some() {
+            return None;
+        }
+        Some(PathRegex::new(&self.raw).map(|regex| RulePath {
+            raw: self.raw.clone(),
+            normalized: None,
+            key_len: self.raw.len(),
+            path_type: self.path_type,
+            regex: Some(regex),
+        }))
+    }
+
+    /// The regular expression this path matches by, if it is one.
+    pub fn regex(&self) -> Option<&PathRegex> {
+        self.regex.as_ref()
+    }
+
+    /// How the path matches: the rank of its kind at equal length (SEMANTICS §2.4, with
+    /// regular expressions after both).
+    fn kind_rank(&self) -> u8 {
+        match (&self.regex, self.path_type.is_prefix()) {
+            (None, false) => 0,
+            (None, true) => 1,
+            (Some(_), _) => 2,
+        }
     }
 
     /// The path as written.
@@ -108,7 +144,8 @@ impl RulePath {
         &self.raw
     }
 
-    /// The normalised matching key (prefix-like paths without their trailing `/`).
+    /// The normalised matching key (prefix-like paths without their trailing `/`; a regular
+    /// expression's pattern as written).
     pub fn key(&self) -> &str {
         let normalized = self.normalized.as_deref().unwrap_or(&self.raw);
         // `key_len` was measured on this very string, at a `/` boundary or its end.
@@ -122,7 +159,9 @@ impl RulePath {
 
     /// Whether a normalised request path matches (SEMANTICS §2.3).
     pub fn matches(&self, request_path: &str) -> bool {
-        if self.path_type.is_prefix() {
+        if let Some(regex) = &self.regex {
+            regex.is_match(request_path)
+        } else if self.path_type.is_prefix() {
             request_path
                 .strip_prefix(self.key())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -132,13 +171,15 @@ impl RulePath {
     }
 
     /// Precedence among paths that match the same request (SEMANTICS §2.4), best first: longer
-    /// key, then `Exact` before prefix-like, then the longer raw path. Equal means the two
-    /// entries can never be told apart by a request: a conflict decided by age.
+    /// key, then `Exact` before prefix-like before a regular expression (whose length is its
+    /// pattern's: ingress-nginx orders regex locations by descending length), then the longer
+    /// raw path. Equal means the two entries can never be told apart by a request: a conflict
+    /// decided by age.
     pub fn precedence(&self, other: &RulePath) -> Ordering {
         other
             .key_len
             .cmp(&self.key_len)
-            .then_with(|| self.path_type.is_prefix().cmp(&other.path_type.is_prefix()))
+            .then_with(|| self.kind_rank().cmp(&other.kind_rank()))
             .then_with(|| other.raw.len().cmp(&self.raw.len()))
     }
 
@@ -146,7 +187,7 @@ impl RulePath {
     /// raw length): the younger one can never be chosen, so it is reported as a conflict.
     pub fn shadows(&self, other: &RulePath) -> bool {
         self.key() == other.key()
-            && self.path_type.is_prefix() == other.path_type.is_prefix()
+            && self.kind_rank() == other.kind_rank()
             && self.raw.len() == other.raw.len()
     }
 }
