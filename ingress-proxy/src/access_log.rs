@@ -69,10 +69,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderValue, Method, Request, StatusCode, Uri, Version, header};
 use ingress_core::ServiceRef;
+use ingress_core::global_config::LogFormat;
 
 use crate::body::BodyCell;
-use crate::metrics::{Metrics, RouteLabels};
-pub(crate) use entry::{Entry, UpstreamName};
+use crate::metrics::{Metrics, Observation, RequestLabels, RouteLabels};
+pub(crate) use entry::{CustomFields, Entry, UpstreamName};
 pub use writer::AccessLogError;
 pub(crate) use writer::{AccessLogSink, AccessLogWriter};
 
@@ -95,6 +96,12 @@ pub(crate) struct AccessRecord {
     pub(crate) metrics: Arc<Metrics>,
     /// What only the log line needs; `None` when the access log is off.
     pub(crate) log: Option<LogFields>,
+    /// The ingress-nginx metric labels of this request (the status is added at the end).
+    pub(crate) nginx: RequestLabels,
+    /// The request head's length as HTTP/1.1 writes it.
+    pub(crate) head_length: u64,
+    /// When the attempts that got the upstream's response began.
+    pub(crate) upstream_started: Option<Instant>,
 }
 
 /// The fields only the access log needs, captured from the request head.
@@ -109,11 +116,11 @@ pub(crate) struct LogFields {
     referer: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
     request_id: Option<HeaderValue>,
-    /// The request head's length as HTTP/1.1 writes it.
-    head_length: u64,
     upstream_name: UpstreamName,
     /// The upstream's status and the time from the first attempt to its response head.
     upstream_response: Option<(u16, Duration)>,
+    /// `log-format-upstream`, when a ConfigMap sets one, with what only it logs.
+    custom: Option<CustomFields>,
 }
 
 impl LogFields {
@@ -124,9 +131,18 @@ impl LogFields {
         host: Option<&HeaderValue>,
         default_backend: bool,
         service: Option<&ServiceRef>,
+        custom: Option<(Arc<LogFormat>, Option<Arc<str>>)>,
     ) -> Option<Self> {
         let sink = sink?.clone();
         let headers = request.headers();
+        let custom = custom.map(|(format, ingress)| CustomFields {
+            headers: format
+                .headers()
+                .map(|name| headers.get(&**name).cloned())
+                .collect(),
+            format,
+            ingress,
+        });
         Some(LogFields {
             sink,
             method: request.method().clone(),
@@ -136,9 +152,9 @@ impl LogFields {
             referer: headers.get(header::REFERER).cloned(),
             user_agent: headers.get(header::USER_AGENT).cloned(),
             request_id: headers.get(crate::request_id::X_REQUEST_ID).cloned(),
-            head_length: head_length(request),
             upstream_name: UpstreamName::new(default_backend, service),
             upstream_response: None,
+            custom,
         })
     }
 }
@@ -146,6 +162,7 @@ impl LogFields {
 impl AccessRecord {
     /// Notes the upstream's response head: its status, and the time since `attempts_started`.
     pub(crate) fn upstream_responded(&mut self, status: StatusCode, attempts_started: Instant) {
+        self.upstream_started = Some(attempts_started);
         if let Some(log) = &mut self.log {
             log.upstream_response = Some((status.as_u16(), attempts_started.elapsed()));
         }
@@ -163,6 +180,16 @@ impl Drop for AccessRecord {
             bytes_in,
             self.bytes_out,
         );
+        self.nginx.status = if self.status == 0 { 499 } else { self.status };
+        self.metrics.nginx.record(
+            &self.nginx,
+            &Observation {
+                seconds: elapsed.as_secs_f64(),
+                upstream_seconds: self.upstream_started.map(|at| at.elapsed().as_secs_f64()),
+                request_size: self.head_length.saturating_add(bytes_in),
+                response_size: self.bytes_out,
+            },
+        );
         let Some(log) = self.log.take() else {
             return;
         };
@@ -179,7 +206,7 @@ impl Drop for AccessRecord {
             body_bytes_sent: self.bytes_out,
             referer: log.referer,
             user_agent: log.user_agent,
-            request_length: log.head_length.saturating_add(bytes_in),
+            request_length: self.head_length.saturating_add(bytes_in),
             request_time: elapsed,
             upstream_name: log.upstream_name,
             upstream_addr: self.upstream,
@@ -188,6 +215,7 @@ impl Drop for AccessRecord {
             upstream_response_time: log.upstream_response.map(|(_, time)| time),
             request_id: log.request_id,
             error: self.body_error.take(),
+            custom: log.custom,
         });
     }
 }
@@ -195,7 +223,7 @@ impl Drop for AccessRecord {
 /// The request head's length as HTTP/1.1 writes it: request line, each field as
 /// `name: value\r\n`, blank line. HTTP/2 heads are compressed on the wire; this is the length
 /// nginx would count for the same request over HTTP/1.1.
-fn head_length<B>(request: &Request<B>) -> u64 {
+pub(crate) fn head_length<B>(request: &Request<B>) -> u64 {
     let target = entry::target_length(request.uri(), request.version());
     // `METHOD SP target SP HTTP/1.1 CRLF`, the fields, `CRLF`.
     let line = request.method().as_str().len() + 1 + target + 1 + 8 + 2;

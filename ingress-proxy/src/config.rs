@@ -27,7 +27,9 @@ pub struct ProxyConfig {
     /// Limits that protect the proxy from abusive or broken clients.
     pub limits: Limits,
     /// `Strict-Transport-Security` sent on HTTPS responses for hosts with a `tls` entry;
-    /// `None` sends none. Default: `max-age=31536000; includeSubDomains`.
+    /// `None` sends none. Default: `max-age=31536000; includeSubDomains`. When the route
+    /// table carries a ConfigMap ([`ingress_core::GlobalConfig::configmap`]), its `hsts*`
+    /// keys decide instead.
     pub hsts: Option<String>,
     /// The port written into HTTP→HTTPS redirects. `None` (the default) leaves it out, i.e.
     /// 443: the HTTPS listener is normally behind a Service or load balancer on 443.
@@ -48,17 +50,30 @@ pub struct ProxyConfig {
     pub inline_http1: bool,
     /// Trust the client's `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and
     /// `X-Forwarded-Port` (ingress-nginx's `use-forwarded-headers`). Default `false`: as
-    /// ingress-nginx, `X-Forwarded-For` is replaced by the peer's address, and the others by
-    /// what this proxy sees; with `true`, the peer's address is appended to the client's
-    /// `X-Forwarded-For` and the client's other values are passed on.
+    /// ingress-nginx, `X-Forwarded-For` and `X-Real-IP` are the peer's address, and the others
+    /// what this proxy sees; with `true`, an IPv4 peer names the client in `X-Forwarded-For`
+    /// (ingress-nginx's realip rules with its default `proxy-real-ip-cidr` of `0.0.0.0/0`) and
+    /// the client's other values are passed on. When the route table carries a ConfigMap, its
+    /// `use-forwarded-headers`, `proxy-real-ip-cidr`, `forwarded-for-header` and
+    /// `compute-full-forwarded-for` keys decide instead.
     pub use_forwarded_headers: bool,
+    /// Every HTTP and HTTPS connection begins with a PROXY protocol header (v1 or v2) naming
+    /// the client, as a balancer with `proxy_protocol` sends it (ingress-nginx's
+    /// `use-proxy-protocol`); a connection without a valid one within 5 s is closed. Default
+    /// `false`. When the route table carries a ConfigMap, its `use-proxy-protocol` decides.
+    pub use_proxy_protocol: bool,
     /// Pass request header fields whose names contain `_` (ingress-nginx's
     /// `enable-underscores-in-headers`). Default `false`: such fields are dropped, as nginx
     /// does (`underscores_in_headers off`), so `X_Auth` cannot pose as `X-Auth` upstream.
+    /// When the route table carries a ConfigMap, its `enable-underscores-in-headers` key
+    /// decides instead.
     pub enable_underscores_in_headers: bool,
     /// Where and how each request is logged (see [`AccessLog`]). Default: standard output,
     /// ingress-nginx's `upstreaminfo` text format.
     pub access_log: AccessLog,
+    /// The constant labels of the ingress-nginx metrics (`controller_namespace`,
+    /// `controller_class`, `controller_pod`). Default: empty.
+    pub controller: crate::ControllerLabels,
 }
 
 /// The access log: one line per request, formatted and written by its own thread.
@@ -98,7 +113,8 @@ pub enum AccessLogFormat {
     Json,
 }
 
-/// Upstream timeouts (ingress-nginx's `proxy-connect-timeout` / `proxy-read-timeout`).
+/// Upstream timeouts (ingress-nginx's `proxy-connect-timeout`, `proxy-read-timeout` and
+/// `proxy-send-timeout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// TCP connect to an upstream endpoint. Default 5 s; expiry counts as a connect failure
@@ -107,6 +123,9 @@ pub struct Timeouts {
     /// Waiting for the upstream's response head, and between two chunks of its body.
     /// Default 60 s; expiry answers `504` (or ends a streaming body).
     pub read: Duration,
+    /// The longest an upstream may stall between two writes of a request (its body, mostly):
+    /// ingress-nginx's `proxy-send-timeout`. Default 60 s; expiry answers `504`.
+    pub send: Duration,
     /// Idle upstream connections are closed after this. Default 60 s.
     pub upstream_idle: Duration,
     /// An upgraded (`101`, e.g. WebSocket) tunnel in which no byte moved, in either direction,
@@ -130,6 +149,9 @@ pub struct Limits {
     /// Maximum size of the request head in bytes (HTTP/1 read buffer, HTTP/2 header list).
     /// Default 64 KiB; hyper's HTTP/1 minimum is 8 KiB.
     pub max_request_header_bytes: usize,
+    /// Largest request body, in bytes, where the route sets no `proxy-body-size`; larger
+    /// bodies get `413`. `0` is unlimited. Default 1 MiB (ingress-nginx's `proxy-body-size`).
+    pub max_request_body_bytes: u64,
     /// Maximum number of request headers (HTTP/1.x). Default 100.
     pub max_request_headers: usize,
     /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`. Default 128 (nginx's value).
@@ -144,11 +166,12 @@ pub struct Limits {
 
 /// How the proxy speaks to upstream pods.
 ///
-/// The Ingress API has no field for it; ingress-nginx uses the annotation
-/// `nginx.ingress.kubernetes.io/backend-protocol`, which the core does not interpret (yet).
-/// Here it is chosen, in order, by [`ProxyConfig::upstream_protocols`] for the Service, then
-/// by the Ingress's service port *name* following the Kubernetes `appProtocol`/Istio
-/// convention ([`UpstreamProtocol::from_port_name`]), else HTTP/1.1.
+/// The Ingress API has no field for it. Here it is chosen, in order, by the route's
+/// `nginx.ingress.kubernetes.io/backend-protocol` annotation (as ingress-nginx), by
+/// [`ProxyConfig::upstream_protocols`] for the Service, by the Service port's `appProtocol`
+/// ([`UpstreamProtocol::from_app_protocol`], whether the Ingress names the port or numbers
+/// it), then by the port's *name* following the Istio convention
+/// ([`UpstreamProtocol::from_port_name`]), else HTTP/1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum UpstreamProtocol {
@@ -167,6 +190,19 @@ pub enum UpstreamProtocol {
 }
 
 impl UpstreamProtocol {
+    /// The protocol a ServicePort's `appProtocol` names: `http`, `kubernetes.io/ws` →
+    /// HTTP/1.1; `https`, `kubernetes.io/wss` → HTTP/1.1 over TLS; `kubernetes.io/h2c`, `h2c`,
+    /// `grpc` → h2c; `grpcs` → HTTP/2 over TLS; anything else `None` (the port name decides).
+    pub fn from_app_protocol(app_protocol: &str) -> Option<Self> {
+        match app_protocol.to_ascii_lowercase().as_str() {
+            "http" | "kubernetes.io/ws" => Some(UpstreamProtocol::Http1),
+            "https" | "kubernetes.io/wss" => Some(UpstreamProtocol::Https),
+            "kubernetes.io/h2c" | "h2c" | "grpc" => Some(UpstreamProtocol::H2c),
+            "grpcs" => Some(UpstreamProtocol::H2),
+            _ => None,
+        }
+    }
+
     /// The protocol a port name asks for: `grpc`, `h2c`, `http2` and names starting with
     /// `grpc-`, `h2c-` or `http2-` mean [`UpstreamProtocol::H2c`]; `https` (and `https-…`)
     /// means [`UpstreamProtocol::Https`]; `grpcs` (and `grpcs-…`) means
@@ -200,8 +236,10 @@ impl Default for ProxyConfig {
             passive_health_ejection: Duration::from_secs(10),
             inline_http1: true,
             use_forwarded_headers: false,
+            use_proxy_protocol: false,
             enable_underscores_in_headers: false,
             access_log: AccessLog::default(),
+            controller: crate::ControllerLabels::default(),
         }
     }
 }
@@ -211,6 +249,7 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(5),
             read: Duration::from_secs(60),
+            send: Duration::from_secs(60),
             upstream_idle: Duration::from_secs(60),
             tunnel_idle: None,
             shutdown_grace: Duration::from_secs(30),
@@ -225,6 +264,7 @@ impl Default for Limits {
             request_header_timeout: Duration::from_secs(60),
             max_request_header_bytes: 64 * 1024,
             max_request_headers: 100,
+            max_request_body_bytes: 1 << 20,
             http2_max_concurrent_streams: 128,
             http2_max_pending_accept_reset_streams: 20,
             http2_max_local_error_reset_streams: 1024,

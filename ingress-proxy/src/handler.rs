@@ -1,47 +1,80 @@
-//! The per-request pipeline, one set of named phases whatever the transport on either side:
+//! The per-request pipeline, one set of named phases whatever the transport on either side.
+//! Each route annotation ([`route_policy`]) is applied in exactly one of them:
 //!
 //! 1. [`request_host`] and [`resolve`]: normalise host and path, route on one snapshot load;
-//! 2. [`check_request`]: requests no route can serve (`CONNECT`, a missing or repeated
-//!    `Host`), then the HTTP→HTTPS redirect;
-//! 3. [`forward`]: pick an endpoint (passive health);
+//!    on the same snapshot, a canary's backend (`canary-*`), the `default-backend` for a
+//!    Service without endpoints and the `custom-http-errors` backend ([`error_pages`]), the
+//!    `from-to-www-redirect` twin host, and the global configuration ([`global`]);
+//! 2. checks: [`check_request`] (`CONNECT`, a missing or repeated `Host`), [`host_redirect`],
+//!    [`check_policy`] (an invalid annotation: `503`), [`check_source`] (`*-source-range`:
+//!    `403`), `proxy-body-size` against a declared
+//!    length, [`policy_redirect`] (`app-root`, `permanent-`/`temporal-redirect`), then the
+//!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
+//!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer);
+//! 3. [`forward`]: the endpoint strategy ([`endpoint_choice`]: affinity, `upstream-hash-by`,
+//!    `load-balance`; `service-upstream`), passive health, the upstream protocol
+//!    (`backend-protocol`, `appProtocol`) and timeouts;
 //! 4. the upstream request: hop-by-hop and underscore fields removed, `X-Forwarded-*` decided
-//!    ([`headers`]), origin-form target;
-//! 5. [`attempts`]: send through the upstream layer, which chooses the transport, and retry by
-//!    the one policy ([`upstream::Failure::retry`]);
+//!    ([`headers`]), origin-form target, `rewrite-target`, `x-forwarded-prefix`,
+//!    `upstream-vhost`, the streamed body cut at `proxy-body-size`;
+//! 5. [`attempts()`]: send through the upstream layer, which chooses the transport, and retry by
+//!    the one policy ([`upstream::Failure::retry`]) within the route's `proxy-next-upstream`
+//!    budget;
 //! 6. [`respond`]: framing and hop-by-hop fields dropped, tunnels for upgrades, the streamed
-//!    body with its read timeout and access record ([`ResponseBody`]); HSTS in [`handle`].
+//!    body with its read timeout and access record ([`ResponseBody`]); the affinity cookie,
+//!    the error page and HSTS in [`handle`].
 //!
 //! A per-route policy belongs in one of these phases, once.
 
+mod attempts;
 pub(crate) mod balance;
+mod checks;
+mod cors;
+mod endpoint_choice;
+mod error_pages;
+mod global;
 mod headers;
+mod hsts;
+mod labels;
 mod pages;
 mod response_body;
+mod route_policy;
 mod upgrade;
 pub(crate) mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use hyper::upgrade::OnUpgrade;
 use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, ServiceRef, TableReader, Target};
 use std::time::Instant;
 
+use crate::access_log;
 use crate::access_log::{AccessLogSink, AccessRecord, LogFields};
-use crate::body::{ClientBody, RequestBody};
+use crate::body::{BodyIdle, ClientBody, RequestBody};
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
 use crate::error::ProxyError;
-use crate::metrics::{Metrics, RouteLabels};
+use crate::metrics::Metrics;
 use crate::request_id;
-use balance::{EndpointPicker, Pick};
+use attempts::attempts;
+use balance::EndpointPicker;
+use checks::{
+    Answer, check_policy, check_request, check_source, host_redirect, policy_redirect,
+    redirect_target,
+};
+use cors::CorsAnswer;
+use endpoint_choice::EndpointChoice;
+use error_pages::{ErrorBackend, ErrorPageRequest};
+pub(crate) use global::ClientSettings;
 use headers::{Forwarded, ForwardedFields};
 use pages::Failure;
 pub(crate) use response_body::ResponseBody;
-use upstream::{Exchange, FailureKind, Outgoing, PeerKey, Retry, Upstream, UpstreamBody};
+use upstream::{Exchange, Outgoing, PeerKey, Upstream, UpstreamBody};
 
 /// State shared by every connection of every listener.
 #[derive(Debug)]
@@ -56,8 +89,12 @@ pub(crate) struct Shared {
     hsts: Option<HeaderValue>,
     /// Label value for "none".
     none: Arc<str>,
+    /// An empty label value.
+    empty: Arc<str>,
     /// The access log's queue; `None` when it is off.
     access_log: Option<AccessLogSink>,
+    /// The coarse timer (request body idle timeouts).
+    timer: CoarseTimer,
 }
 
 /// What a request knows about the connection it arrived on (shared by its requests).
@@ -67,15 +104,37 @@ pub(crate) struct ClientConnection {
     pub(crate) https: bool,
     /// The `X-Forwarded-*` values for this connection, built once.
     forwarded: Forwarded,
+    /// Timeouts and the request limit, from the snapshot current at accept.
+    pub(crate) settings: ClientSettings,
+    /// Responses begun on this connection.
+    served: AtomicU32,
 }
 
 impl ClientConnection {
-    pub(crate) fn new(client: SocketAddr, local_port: u16, https: bool) -> Self {
+    pub(crate) fn new(
+        client: SocketAddr,
+        local_port: u16,
+        https: bool,
+        settings: ClientSettings,
+    ) -> Self {
         ClientConnection {
             client,
             https,
             forwarded: Forwarded::new(client.ip(), https, local_port),
+            settings,
+            served: AtomicU32::new(0),
         }
+    }
+
+    /// Responses begun on this connection so far.
+    pub(crate) fn served(&self) -> u32 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection ends after the response in flight (`keep-alive: 0`, or the
+    /// `keep-alive-requests`-th response).
+    pub(crate) fn closing(&self) -> bool {
+        self.settings.closes_after(self.served())
     }
 }
 
@@ -92,6 +151,11 @@ struct Resolved {
     destination: Destination,
     rule: Option<Arc<MatchedRule>>,
     https_redirect: bool,
+    /// The route's `custom-http-errors` backend, chosen on the same snapshot.
+    error_backend: Option<ErrorBackend>,
+    /// `from-to-www-redirect`: the host this request's host redirects to.
+    host_redirect: Option<Arc<str>>,
+    global: global::GlobalSettings,
 }
 
 impl Shared {
@@ -110,13 +174,16 @@ impl Shared {
             }
         });
         Ok(Shared {
-            upstream: Upstream::new(&config, timer).map_err(ProxyError::UpstreamTls)?,
+            upstream: Upstream::new(&config, table.clone(), timer.clone())
+                .map_err(ProxyError::UpstreamTls)?,
+            timer,
             picker: EndpointPicker::new(config.passive_health_ejection),
             table,
             config,
             metrics,
             hsts,
             none: Arc::from("-"),
+            empty: Arc::from(""),
             access_log,
         })
     }
@@ -134,23 +201,6 @@ impl Shared {
         self.upstream.pool().clone()
     }
 
-    fn labels(&self, resolved: &Resolved) -> RouteLabels {
-        let service = resolved.service();
-        RouteLabels {
-            namespace: resolved
-                .rule
-                .as_ref()
-                .map(|rule| rule.ingress.namespace.clone())
-                .or_else(|| service.map(|s| s.namespace.clone()))
-                .unwrap_or_else(|| self.none.clone()),
-            ingress: resolved
-                .rule
-                .as_ref()
-                .map_or_else(|| self.none.clone(), |rule| rule.ingress.name.clone()),
-            service: service.map_or_else(|| self.none.clone(), |s| s.name.clone()),
-        }
-    }
-
     fn protocol(&self, backend: &Backend) -> UpstreamProtocol {
         let service = backend.service();
         if !self.config.upstream_protocols.is_empty() {
@@ -158,6 +208,12 @@ impl Shared {
             if let Some(protocol) = self.config.upstream_protocols.get(&key) {
                 return *protocol;
             }
+        }
+        if let Some(protocol) = backend
+            .app_protocol()
+            .and_then(UpstreamProtocol::from_app_protocol)
+        {
+            return protocol;
         }
         match &service.port {
             PortRef::Name(name) => UpstreamProtocol::from_port_name(name).unwrap_or_default(),
@@ -173,12 +229,24 @@ pub(crate) async fn handle(
     mut request: Request<ClientBody>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
+    let served = connection
+        .served
+        .fetch_add(1, Ordering::Relaxed)
+        .saturating_add(1);
+    let http1 = matches!(request.version(), Version::HTTP_10 | Version::HTTP_11);
     request_id::ensure(request.headers_mut());
     let host = request_host(&request);
-    let resolved = resolve(&shared.table, host.as_ref(), request.uri());
+    let mut resolved = resolve(&shared.table, host.as_ref(), &request);
+    // The client: the peer, or the address a trusted peer names (realip rules).
+    let client = SocketAddr::new(
+        resolved
+            .global
+            .client_address(&shared.config, connection.client.ip(), request.headers()),
+        connection.client.port(),
+    );
     let mut record = Box::new(AccessRecord {
         start,
-        client: connection.client,
+        client,
         labels: shared.labels(&resolved),
         upstream: None,
         status: 0,
@@ -192,41 +260,103 @@ pub(crate) async fn handle(
             host.as_ref(),
             resolved.rule.is_none(),
             resolved.service(),
+            resolved.global.log_format().map(|format| {
+                let ingress = resolved.rule.as_ref().map(|rule| rule.ingress.name.clone());
+                (format, ingress)
+            }),
         ),
+        nginx: shared.nginx_labels(&resolved, request.method()),
+        head_length: access_log::head_length(&request),
+        upstream_started: None,
     });
 
+    let body_limit =
+        route_policy::body_limit(resolved.rule.as_deref(), &resolved.global, &shared.config);
+    let cors = CorsAnswer::decide(&resolved, &request);
     let checked = check_request(&request)
+        .and_then(|()| host_redirect(&connection, &resolved, host.as_ref(), &request))
         .and_then(|()| check_policy(&resolved))
+        .and_then(
+            |()| match route_policy::body_too_large(request.headers(), body_limit) {
+                true => Err(Answer::Failure(Failure::BodyTooLarge)),
+                false => Ok(()),
+            },
+        )
+        .and_then(|()| policy_redirect(&connection, &resolved, host.as_ref(), &request))
         .and_then(|()| {
             match redirect_target(&shared, &connection, &resolved, host.as_ref(), &request) {
-                Some(location) => Err(Answer::Redirect(location)),
+                Some(location) => Err(Answer::Redirect(StatusCode::PERMANENT_REDIRECT, location)),
                 None => Ok(()),
             }
-        });
+        })
+        .and_then(
+            |()| match cors.as_ref().is_some_and(CorsAnswer::is_preflight) {
+                true => Err(Answer::Preflight),
+                false => Ok(()),
+            },
+        )
+        // nginx's access phase comes after its rewrite phase's redirects and returns.
+        .and_then(|()| check_source(&resolved, client.ip()));
     let mut response = match (checked, &resolved.destination) {
         (Err(Answer::Failure(failure)), _) => failure.response(),
-        (Err(Answer::Redirect(location)), _) => pages::redirect(location),
+        (Err(Answer::Redirect(status, location)), _) => pages::redirect(status, location),
+        (Err(Answer::Preflight), _) => pages::no_content(),
         (Ok(()), Destination::NotFound) => Failure::NoRoute.response(),
         (Ok(()), Destination::Resource) => Failure::ResourceBackend.response(),
-        (Ok(()), Destination::Service(backend)) => forward(
-            &shared,
-            &connection,
-            backend,
-            host,
-            request,
-            start,
-            &mut record,
-        )
-        .await
-        .unwrap_or_else(Failure::response),
+        (Ok(()), Destination::Service(backend)) => {
+            let error_page = resolved
+                .error_backend
+                .take()
+                .map(|error| ErrorPageRequest::capture(error, &request, backend));
+            let response = forward(
+                &shared,
+                &connection,
+                backend,
+                (resolved.rule.as_deref(), &resolved.global),
+                host.clone(),
+                (request, body_limit),
+                start,
+                &mut record,
+            )
+            .await
+            .unwrap_or_else(Failure::response);
+            match error_page {
+                Some(page) if page.replaces(response.status().as_u16()) => {
+                    let (backend, request) =
+                        page.request(response.status().as_u16(), host.as_ref());
+                    drop(response);
+                    forward(
+                        &shared,
+                        &connection,
+                        &backend,
+                        (None, &resolved.global),
+                        host,
+                        (request, None),
+                        start,
+                        &mut record,
+                    )
+                    .await
+                    .unwrap_or_else(Failure::response)
+                }
+                _ => response,
+            }
+        }
     };
-    if connection.https
-        && resolved.https_redirect
-        && let Some(hsts) = &shared.hsts
-    {
+    hsts::add(
+        &mut response,
+        connection.https && resolved.https_redirect,
+        &resolved.global,
+        shared.hsts.as_ref(),
+    );
+    if let Some(cors) = &cors {
+        cors.apply(response.headers_mut());
+    }
+    // `keep-alive: 0` or the `keep-alive-requests`-th response: this one closes the connection
+    // (hyper's server honours the field; the inline server asks `ClientConnection::closing`).
+    if http1 && connection.settings.closes_after(served) {
         response
             .headers_mut()
-            .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     record.status = response.status().as_u16();
     response.body_mut().set_record(record);
@@ -242,31 +372,6 @@ impl Resolved {
     }
 }
 
-/// What the proxy answers itself, before any upstream is involved.
-enum Answer {
-    Failure(Failure),
-    Redirect(HeaderValue),
-}
-
-/// Phase 0: requests no route can serve. `CONNECT` asks for a tunnel to a named host (`405`);
-/// an HTTP/1.1 request needs exactly one `Host`, an HTTP/1.0 one at most one (RFC 9112
-/// §3.2: `400`). Checked here, once, for every server (inline or hyper's).
-fn check_request<B>(request: &Request<B>) -> Result<(), Answer> {
-    if request.method() == Method::CONNECT {
-        return Err(Answer::Failure(Failure::Connect));
-    }
-    let http1 = request.version() == Version::HTTP_11 || request.version() == Version::HTTP_10;
-    if http1 {
-        let mut hosts = request.headers().get_all(header::HOST).iter();
-        let (first, second) = (hosts.next(), hosts.next());
-        let required = request.version() == Version::HTTP_11;
-        if second.is_some() || (required && first.is_none()) {
-            return Err(Answer::Failure(Failure::BadHost));
-        }
-    }
-    Ok(())
-}
-
 /// Phase 1: the host to route on — the absolute-form/`:authority` authority, else `Host`.
 fn request_host<B>(request: &Request<B>) -> Option<HeaderValue> {
     match request.uri().authority() {
@@ -275,108 +380,86 @@ fn request_host<B>(request: &Request<B>) -> Option<HeaderValue> {
     }
 }
 
-/// Phase 2: route on one lock-free snapshot load; the guard is dropped before returning.
-fn resolve(table: &TableReader, host: Option<&HeaderValue>, uri: &Uri) -> Resolved {
+/// Phase 2: route on one lock-free snapshot load (a canary's backend chosen on the same
+/// snapshot); the guard is dropped before returning.
+fn resolve<B>(table: &TableReader, host: Option<&HeaderValue>, request: &Request<B>) -> Resolved {
     let host = host.and_then(|value| value.to_str().ok());
     let snapshot = table.load();
-    let route = snapshot.route(host, uri.path());
-    let destination = match route.target {
-        Target::Service(backend) => Destination::Service(backend.clone()),
-        Target::Resource(_) => Destination::Resource,
-        Target::NotFound => Destination::NotFound,
+    let route = snapshot.route(host, request.uri().path());
+    let canary = route
+        .rule
+        .and_then(|rule| route_policy::canary_backend(&snapshot, rule, request.headers()));
+    let mut destination = match (canary, route.target) {
+        (Some(canary), _) => Destination::Service(canary),
+        (None, Target::Service(backend)) => Destination::Service(backend.clone()),
+        (None, Target::Resource(_)) => Destination::Resource,
+        (None, Target::NotFound) => Destination::NotFound,
     };
+    if let (Destination::Service(backend), Some(rule)) = (&destination, route.rule)
+        && rule.policy.default_backend_service.is_some()
+        && !matches!(&*backend.endpoints(), Endpoints::Ready(ready) if !ready.is_empty())
+        && let Some(fallback) = ErrorBackend::fallback(&snapshot, rule)
+    {
+        destination = Destination::Service(fallback);
+    }
+    let error_backend = route
+        .rule
+        .and_then(|rule| ErrorBackend::of(&snapshot, rule));
+    let host_redirect = host.and_then(|h| snapshot.host_redirect(h)).cloned();
     Resolved {
         destination,
         rule: route.rule.cloned(),
         https_redirect: route.https_redirect,
-    }
-}
-
-/// The matched rule's Ingress has an annotation with an invalid value: its paths answer `503`
-/// (as ingress-nginx denies such a location), other Ingresses are not affected.
-fn check_policy(resolved: &Resolved) -> Result<(), Answer> {
-    match resolved
-        .rule
-        .as_ref()
-        .and_then(|rule| rule.policy.denied.as_ref())
-    {
-        Some(_) => Err(Answer::Failure(Failure::PolicyInvalid)),
-        None => Ok(()),
-    }
-}
-
-/// HTTP→HTTPS: `Location` for a plain-HTTP request to a host with TLS (`ssl-redirect`, on by
-/// default) or to a path with `force-ssl-redirect`, except ACME challenges and requests a
-/// trusted balancer says arrived over HTTPS.
-fn redirect_target<B>(
-    shared: &Shared,
-    connection: &ClientConnection,
-    resolved: &Resolved,
-    host: Option<&HeaderValue>,
-    request: &Request<B>,
-) -> Option<HeaderValue> {
-    let uri = request.uri();
-    let wanted = match &resolved.rule {
-        Some(rule) => rule.policy.redirects_to_https(resolved.https_redirect),
-        None => resolved.https_redirect,
-    };
-    if connection.https || !wanted || uri.path().starts_with("/.well-known/acme-challenge/") {
-        return None;
-    }
-    // Behind a TLS-terminating balancer whose forwarded fields are trusted, the request did
-    // arrive over HTTPS: redirecting it again would loop.
-    if shared.config.use_forwarded_headers
-        && request
-            .headers()
-            .get("x-forwarded-proto")
-            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
-    {
-        return None;
-    }
-    let host = host?.to_str().ok()?;
-    let name = strip_port(host);
-    let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let location = match shared.config.https_redirect_port {
-        Some(port) if port != 443 => format!("https://{name}:{port}{path}"),
-        _ => format!("https://{name}{path}"),
-    };
-    HeaderValue::from_str(&location).ok()
-}
-
-fn strip_port(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        }
-        _ => host,
+        error_backend,
+        host_redirect,
+        global: global::GlobalSettings::of(&snapshot),
     }
 }
 
 /// Phases 3 to 5: pick an endpoint, ready the upstream request, run the attempts, and turn
 /// the upstream response into the client's.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the phases' inputs, each used once; a struct would only rename them"
+)]
 async fn forward(
     shared: &Shared,
     connection: &ClientConnection,
     backend: &Arc<Backend>,
+    (rule, global): (Option<&MatchedRule>, &global::GlobalSettings),
     host: Option<HeaderValue>,
-    mut request: Request<ClientBody>,
+    (mut request, body_limit): (Request<ClientBody>, Option<u64>),
     start: Instant,
     record: &mut AccessRecord,
 ) -> Result<Response<ResponseBody>, Failure> {
     let endpoints = backend.endpoints();
-    let protocol = shared.protocol(backend);
-    let (mut pick, first) = match &*endpoints {
-        Endpoints::Ready(addresses) if !addresses.is_empty() => {
-            let mut pick = shared.picker.start(backend, &endpoints, addresses);
-            let first = pick.next(start).ok_or(Failure::NoEndpoints)?;
+    let protocol =
+        route_policy::protocol(rule, connection.https).unwrap_or_else(|| shared.protocol(backend));
+    let timeouts = route_policy::timeouts(rule, global, &shared.config);
+    let choice = EndpointChoice::of(rule, &request, record.client, connection.https);
+    let service_upstream = rule
+        .filter(|rule| rule.policy.service_upstream)
+        .and_then(|_| backend.cluster_address());
+    let (mut pick, first) = match (&*endpoints, service_upstream) {
+        // `service-upstream`: one address, kube-proxy balances behind it.
+        (_, Some(address)) => (None, PeerKey::Address(address)),
+        (Endpoints::Ready(addresses), None) if !addresses.is_empty() => {
+            let mut pick = shared.picker.start(
+                backend,
+                &endpoints,
+                addresses,
+                choice.strategy,
+                choice.hash_key.clone(),
+            );
+            let first = pick
+                .next(start, choice.preferred(addresses))
+                .ok_or(Failure::NoEndpoints)?;
             (Some(pick), PeerKey::Address(first))
         }
-        Endpoints::External { host, port } => (None, PeerKey::Name(host.clone(), *port)),
-        Endpoints::Ready(_) | Endpoints::Unavailable(_) => return Err(Failure::NoEndpoints),
+        (Endpoints::External { host, port }, None) => (None, PeerKey::Name(host.clone(), *port)),
+        (Endpoints::Ready(_) | Endpoints::Unavailable(_), None) => {
+            return Err(Failure::NoEndpoints);
+        }
     };
 
     // Phase 4: the upstream request, the same for every transport.
@@ -387,24 +470,38 @@ async fn forward(
     let client_forwarded = headers::prepare_request(
         &mut parts.headers,
         upgrade,
-        shared.config.enable_underscores_in_headers,
+        global.enable_underscores_in_headers(&shared.config),
     );
+    let peer = connection.client.ip();
+    let trust = headers::Trust {
+        trusted: global.trusts(&shared.config, peer),
+        full_list: global.compute_full_forwarded_for(&shared.config),
+        client: Some(record.client.ip()).filter(|client| *client != peer),
+    };
     let forwarded = ForwardedFields::new(
         &connection.forwarded,
         host.as_ref(),
         client_forwarded,
-        shared.config.use_forwarded_headers,
+        trust,
     );
     if (parts.uri.authority().is_some() || !parts.headers.contains_key(header::HOST))
         && let Some(host) = &host
     {
         parts.headers.insert(header::HOST, host.clone());
     }
-    let (body, cell) = RequestBody::new(incoming);
+    if let Some(rule) = rule {
+        route_policy::rewrite(rule, &mut parts.uri, &mut parts.headers);
+    }
+    let body_idle = connection
+        .settings
+        .body_timeout
+        .map(|timeout| BodyIdle::new(timeout, shared.timer.clone()));
+    let (body, cell) = RequestBody::new(incoming, body_limit, body_idle);
     record.request_body = cell.clone();
     let outgoing = Outgoing {
         forwarded,
         request_body: cell,
+        timeouts,
     };
     let mut upstream_request = Request::new(body);
     *upstream_request.method_mut() = parts.method;
@@ -415,6 +512,9 @@ async fn forward(
     *upstream_request.uri_mut() = origin_form(parts.uri);
     *upstream_request.headers_mut() = parts.headers;
 
+    let first_address = first.address();
+    let idempotent = upstream_request.method().is_idempotent();
+    let next_attempts = route_policy::NextAttempts::new(rule, global, idempotent, start);
     let Exchange { response } = attempts(
         shared,
         protocol,
@@ -422,89 +522,16 @@ async fn forward(
         first,
         upstream_request,
         &outgoing,
+        next_attempts,
         record,
     )
     .await?;
-    Ok(respond(shared, response, client_upgrade))
-}
-
-/// The attempt loop: sends, and after a failure asks the one retry policy
-/// ([`upstream::Failure::retry`]) whether to go again, on the same endpoint (a stale pooled
-/// connection) or on another (nothing was sent). Passive health hears of endpoints that
-/// could not take the request, and of the one that answered.
-async fn attempts(
-    shared: &Shared,
-    protocol: UpstreamProtocol,
-    mut pick: Option<&mut Pick>,
-    first: PeerKey,
-    mut request: Request<RequestBody>,
-    outgoing: &Outgoing,
-    record: &mut AccessRecord,
-) -> Result<Exchange, Failure> {
-    let idempotent = request.method().is_idempotent();
-    let (mut peer, mut fresh, mut retried) = (first, false, false);
-    let attempts_started = Instant::now();
-    record.upstream = peer.address();
-    // One `send` call site, so the request's future holds one attempt's state, not two.
-    loop {
-        let failed = match shared
-            .upstream
-            .send(protocol, peer.clone(), request, outgoing, fresh)
-            .await
-        {
-            Ok(exchange) => {
-                record.upstream_responded(exchange.response.status(), attempts_started);
-                if let Some(pick) = &pick {
-                    pick.succeeded();
-                }
-                return Ok(exchange);
-            }
-            Err(failed) => failed,
-        };
-        let now = Instant::now();
-        if failed.endpoint_unreachable() {
-            shared.metrics.upstream_connect_failures.inc();
-            if let Some(pick) = pick.as_deref() {
-                pick.failed(now);
-            }
-        }
-        let next = match failed.retry(idempotent, retried) {
-            Retry::SameEndpoint => {
-                fresh = true;
-                Some(peer.clone())
-            }
-            Retry::OtherEndpoint => {
-                fresh = false;
-                retried = true;
-                pick.as_deref_mut()
-                    .and_then(|pick| pick.next(now))
-                    .map(PeerKey::Address)
-            }
-            Retry::No => None,
-        };
-        match (next, failed.request) {
-            (Some(next), Some(unsent)) => {
-                tracing::debug!(error = %failed.error, upstream = ?record.upstream, retry = ?next, "upstream attempt failed; retrying");
-                if next != peer {
-                    shared.metrics.upstream_retries.inc();
-                }
-                peer = next;
-                record.upstream = peer.address();
-                request = *unsent;
-            }
-            _ => {
-                tracing::debug!(error = %failed.error, upstream = ?record.upstream, "upstream request failed");
-                record.body_error = Some(failed.error.to_string());
-                return Err(match failed.error.kind() {
-                    FailureKind::ClientBody => Failure::BadRequestBody,
-                    _ if failed.error.status() == StatusCode::GATEWAY_TIMEOUT => {
-                        Failure::UpstreamTimeout
-                    }
-                    _ => Failure::UpstreamFailed,
-                });
-            }
-        }
+    let mut response = respond(shared, response, client_upgrade, timeouts.read);
+    let moved = record.upstream != first_address;
+    if let Some(cookie) = choice.set_cookie(record.upstream, moved, connection.https) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
+    Ok(response)
 }
 
 /// Phase 5: the upstream's response for the client — framing and hop-by-hop fields are this
@@ -513,6 +540,7 @@ fn respond(
     shared: &Shared,
     mut response: Response<UpstreamBody>,
     client_upgrade: Option<OnUpgrade>,
+    read_timeout: std::time::Duration,
 ) -> Response<ResponseBody> {
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
@@ -530,10 +558,7 @@ fn respond(
     }
     let (mut parts, body) = response.into_parts();
     headers::prepare_response(&mut parts.headers, false);
-    Response::from_parts(
-        parts,
-        ResponseBody::upstream(body, shared.config.timeouts.read),
-    )
+    Response::from_parts(parts, ResponseBody::upstream(body, read_timeout))
 }
 
 impl PeerKey {
@@ -556,17 +581,4 @@ fn origin_form(uri: Uri) -> Uri {
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     Uri::from(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_are_stripped_from_host_names_only() {
-        assert_eq!(strip_port("a.example:8080"), "a.example");
-        assert_eq!(strip_port("a.example"), "a.example");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
-    }
 }

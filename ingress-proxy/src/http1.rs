@@ -38,7 +38,14 @@
 //! then); a response with both is never reused; an HTTP/1.0 response with
 //! `Transfer-Encoding` is read by it, then the connection closed (hyper's client rejects it);
 //! empty `Transfer-Encoding` list elements are ignored, so `chunked, ` is chunked (hyper looks
-//! at the last element of the last line).
+//! at the last element of the last line). Through the proxy, each pinned by a test in
+//! `tests/differential_{client,server}.rs`: a `304`'s `Content-Length` is handed on (hyper's
+//! server drops it); an HTTP/1.0 body delimited by the upstream's close reaches an HTTP/1.1
+//! client chunked, keeping its connection (hyper closes it); a request head one byte past the
+//! server's limit is `431` (hyper checks its limit before each read, not after); a malformed
+//! head after an HTTP/1.0 request is refused as `HTTP/1.1` (hyper repeats the earlier
+//! version). Whichever transport read a response head, the pipeline hands on at most one
+//! `Content-Length`, judged by this codec's rule.
 
 mod body;
 mod date;
@@ -54,6 +61,7 @@ use bytes::BytesMut;
 
 pub(crate) use body::{BodyDecoder, CHUNK_END, Decoded, LAST_CHUNK, encode_chunk_size};
 pub(crate) use date::write_date;
+pub(crate) use framing::ContentLength;
 pub(crate) use head::{HeadLimits, RESPONSE_HEAD_LIMITS};
 pub(crate) use request::{Parsed, encode_request_head, parse_request_head};
 pub(crate) use response::{Framing, RequestFacts, encode_response_head, parse_response_head};

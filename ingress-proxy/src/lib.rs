@@ -141,4 +141,5 @@ pub use config::{
     UpstreamProtocol,
 };
 pub use error::ProxyError;
+pub use metrics::ControllerLabels;
 pub use server::run;

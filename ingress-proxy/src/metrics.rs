@@ -11,6 +11,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod nginx;
+
+pub use nginx::ControllerLabels;
+pub(crate) use nginx::{NginxMetrics, Observation, RequestLabels, method_label};
+
 /// Labels of the per-request families: which Ingress and Service served the request.
 ///
 /// `Arc<str>` values are cloned from the route table, so recording a request does not
@@ -70,14 +75,18 @@ pub(crate) struct Metrics {
     pub(crate) tls_secret_errors: Family<SecretLabels, Counter>,
     /// Access-log lines dropped because the writer's queue was full.
     pub(crate) access_log_dropped: Counter,
+    /// Connections closed for a missing or invalid PROXY protocol header.
+    pub(crate) proxy_protocol_refused: Counter,
     /// Client connections currently open.
     pub(crate) open_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Generation of the route table the TLS resolver last saw.
     pub(crate) table_generation: Gauge<u64, AtomicU64>,
+    /// ingress-nginx's metrics, under their names.
+    pub(crate) nginx: NginxMetrics,
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(controller: &ControllerLabels) -> Self {
         let mut registry = Registry::with_prefix("ingress");
         let requests = Family::<StatusLabels, Counter>::default();
         registry.register(
@@ -128,6 +137,12 @@ impl Metrics {
             "Access-log lines dropped because the writer's queue was full",
             access_log_dropped.clone(),
         );
+        let proxy_protocol_refused = Counter::default();
+        registry.register(
+            "proxy_protocol_refused",
+            "Connections closed for a missing or invalid PROXY protocol header (use-proxy-protocol)",
+            proxy_protocol_refused.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -151,8 +166,10 @@ impl Metrics {
             upstream_connect_failures,
             tls_secret_errors,
             access_log_dropped,
+            proxy_protocol_refused,
             open_connections,
             table_generation,
+            nginx: NginxMetrics::new(controller),
         }
     }
 
@@ -231,7 +248,12 @@ impl Metrics {
         let mut out = String::new();
         // Writing into a String cannot fail; an error here could only come from a broken
         // metric implementation, and an empty scrape is the right answer to that.
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let encoded = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
+            .and_then(|()| {
+                prometheus_client::encoding::text::encode_registry(&mut out, &self.nginx.registry)
+            })
+            .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut out));
+        if encoded.is_err() {
             out.clear();
         }
         out
@@ -244,7 +266,7 @@ mod tests {
 
     #[test]
     fn recorded_requests_appear_in_the_exposition() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(&ControllerLabels::default());
         let labels = RouteLabels {
             namespace: "default".into(),
             ingress: "web".into(),

@@ -12,12 +12,13 @@
 
 mod client_socket;
 mod inline;
+mod proxy_protocol;
 mod rewind;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{self, Poll};
 use std::time::Duration;
 
@@ -29,7 +30,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::access_log::AccessLogWriter;
@@ -38,17 +38,19 @@ use crate::body::ClientBody;
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{Limits, Listeners, ProxyConfig};
 use crate::error::ProxyError;
-use crate::handler::{self, ClientConnection, Shared};
+use crate::handler::{self, ClientConnection, ClientSettings, Shared};
 use crate::http1::HeadLimits;
 use crate::metrics::Metrics;
-use crate::tls::{self, CertificateResolver};
+use crate::tls::{self, CertificateResolver, TlsAcceptors};
+use bytes::Bytes;
 use client_socket::ClientSocket;
+use rewind::Rewind;
 
 /// What one listener serves.
 #[derive(Clone)]
 enum Role {
     Http,
-    Https(TlsAcceptor),
+    Https(Arc<TlsAcceptors>),
     Admin,
 }
 
@@ -56,7 +58,8 @@ enum Role {
 #[derive(Clone)]
 struct Context {
     shared: Arc<Shared>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    /// hyper's connection settings, per client settings.
+    builders: Arc<Builders>,
     /// Bounds concurrent client connections; shutdown waits until every permit is back. Each
     /// permit lives in its connection's [`ClientSocket`], tunnel included.
     limit: Arc<Semaphore>,
@@ -65,7 +68,6 @@ struct Context {
     /// Cancelled when the grace period is over: remaining connections are dropped, and every
     /// [`ClientSocket`] (tunnels included) fails its reads and writes.
     force: CancellationToken,
-    request_header_timeout: Duration,
     /// Runs the inline server's request-head timeouts.
     timer: CoarseTimer,
     /// The heads the inline server takes (larger ones go to hyper).
@@ -88,7 +90,7 @@ pub async fn run<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(&config.controller));
     let grace = config.timeouts.shutdown_grace;
     let max_connections = config
         .limits
@@ -98,8 +100,8 @@ where
         Some(listener) => {
             let resolver =
                 CertificateResolver::new(table.clone(), tls::self_signed()?, metrics.clone());
-            let config = tls::server_config(Arc::new(resolver))?;
-            Some((listener, TlsAcceptor::from(Arc::new(config))))
+            let acceptors = TlsAcceptors::new(Arc::new(resolver))?;
+            Some((listener, Arc::new(acceptors)))
         }
         None => None,
     };
@@ -109,8 +111,11 @@ where
     let timer = CoarseTimer::new();
     let ticker = tokio::spawn(timer.clone().run_ticker());
     let context = Context {
-        builder: Arc::new(connection_builder(&config.limits, timer.clone())),
-        request_header_timeout: config.limits.request_header_timeout,
+        builders: Arc::new(Builders {
+            limits: config.limits,
+            timer: timer.clone(),
+            current: Mutex::new(None),
+        }),
         head_limits: HeadLimits::new(
             head_buffer_bytes(&config.limits),
             config.limits.max_request_headers,
@@ -141,6 +146,7 @@ where
     }
 
     accepting.spawn(sweep_idle_upstreams(context.clone()));
+    accepting.spawn(note_applied_snapshots(context.clone()));
 
     shutdown.await;
     tracing::info!("shutdown: no longer accepting; draining in-flight requests");
@@ -171,15 +177,50 @@ fn head_buffer_bytes(limits: &Limits) -> usize {
     limits.max_request_header_bytes.max(8 * 1024)
 }
 
+/// hyper's connection settings, one builder per distinct [`ClientSettings`] (they change only
+/// with the ConfigMap): the newest is kept, an older connection keeps its own.
+struct Builders {
+    limits: Limits,
+    timer: CoarseTimer,
+    current: Mutex<Option<(ClientSettings, Arc<auto::Builder<TokioExecutor>>)>>,
+}
+
+impl Builders {
+    fn for_settings(&self, settings: &ClientSettings) -> Arc<auto::Builder<TokioExecutor>> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*current {
+            Some((built_for, builder)) if built_for == settings => builder.clone(),
+            _ => {
+                let builder = Arc::new(connection_builder(
+                    &self.limits,
+                    settings,
+                    self.timer.clone(),
+                ));
+                *current = Some((*settings, builder.clone()));
+                builder
+            }
+        }
+    }
+}
+
 /// The hyper connection settings: HTTP/1.1 and HTTP/2 on every listener, with the limits.
-fn connection_builder(limits: &Limits, timer: CoarseTimer) -> auto::Builder<TokioExecutor> {
+/// hyper has one timeout for a request head, which also bounds the idle wait between two
+/// requests: `client-header-timeout`; `keep-alive: 0` turns keep-alive off.
+fn connection_builder(
+    limits: &Limits,
+    settings: &ClientSettings,
+    timer: CoarseTimer,
+) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         // The request-head timeout runs for every request: a coarse timer is cheaper.
         .timer(timer)
-        .keep_alive(true)
-        .header_read_timeout(limits.request_header_timeout)
+        .keep_alive(!settings.keep_alive.is_zero())
+        .header_read_timeout(settings.header_timeout)
         .max_buf_size(head_buffer_bytes(limits));
     // hyper parses up to 100 headers in place; an explicit limit (even 100) makes it allocate
     // and fill the header arrays on every request.
@@ -219,6 +260,31 @@ async fn sweep_idle_upstreams(context: Context) {
     }
 }
 
+/// ingress-nginx's `config_last_reload_successful` and its timestamp: set when this proxy
+/// first serves a snapshot generation (looked at every second).
+async fn note_applied_snapshots(context: Context) {
+    let nginx = &context.shared.metrics.nginx;
+    let mut served = None;
+    loop {
+        let table = context.shared.table.load();
+        if context.shared.table.is_ready() && served != Some(table.generation()) {
+            served = Some(table.generation());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs());
+            nginx.reload_successful.set(1);
+            nginx
+                .reload_timestamp
+                .set(i64::try_from(now).unwrap_or(i64::MAX));
+        }
+        drop(table);
+        tokio::select! {
+            _ = context.drain.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, context: Context) {
     loop {
         let accepted = tokio::select! {
@@ -251,14 +317,10 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, conte
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let connection = Arc::new(ClientConnection::new(
-            client,
-            local.port(),
-            matches!(role, Role::Https(_)),
-        ));
+        let settings = ClientSettings::of(&context.shared.table.load(), &context.shared.config);
         tokio::spawn(serve(
             stream,
-            connection,
+            (client, local.port(), settings),
             role.clone(),
             context.clone(),
             permit,
@@ -268,29 +330,51 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, role: Role, conte
 
 async fn serve(
     stream: TcpStream,
-    connection: Arc<ClientConnection>,
+    (peer, local_port, settings): (SocketAddr, u16, ClientSettings),
     role: Role,
     context: Context,
     permit: Option<OwnedSemaphorePermit>,
 ) {
     // The socket holds the permit and the gauge count from here until it is dropped, even
     // when it outlives this task as an upgraded tunnel.
-    let stream = ClientSocket::new(
+    let mut stream = ClientSocket::new(
         stream,
         permit,
         context.shared.metrics.clone(),
         context.force.clone(),
     );
-    let client = connection.client;
+    // use-proxy-protocol: the header names the client; what follows it is the client's.
+    let (client, prefix) = match (&role, settings.proxy_protocol) {
+        (Role::Http | Role::Https(_), true) => {
+            match proxy_protocol::read_header(&mut stream).await {
+                Ok((named, rest)) => (named.unwrap_or(peer), rest),
+                Err(error) => {
+                    context.shared.metrics.proxy_protocol_refused.inc();
+                    tracing::debug!(%peer, %error, "connection refused");
+                    return;
+                }
+            }
+        }
+        _ => (peer, Bytes::new()),
+    };
+    let stream = Rewind::new(prefix, stream);
+    let connection = Arc::new(ClientConnection::new(
+        client,
+        local_port,
+        matches!(role, Role::Https(_)),
+        settings,
+    ));
     match role {
         Role::Http if context.shared.config.inline_http1 => {
             inline::serve(stream, connection, &context).await
         }
         Role::Http => serve_io(stream, connection, &context, false).await,
         Role::Admin => serve_io(stream, connection, &context, true).await,
-        Role::Https(acceptor) => {
+        Role::Https(acceptors) => {
+            // ssl-protocols and ssl-ciphers of the snapshot current at accept.
+            let acceptor = acceptors.for_table(&context.shared.table.load());
             let handshake =
-                tokio::time::timeout(context.request_header_timeout, acceptor.accept(stream));
+                tokio::time::timeout(connection.settings.header_timeout, acceptor.accept(stream));
             match handshake.await {
                 // ALPN chose HTTP/2: hyper's; HTTP/1.1 (chosen or by default): inline.
                 Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
@@ -315,6 +399,7 @@ where
 {
     let shared = context.shared.clone();
     let client = connection.client;
+    let settings = connection.settings;
     let service = service_fn(move |request| {
         let shared = shared.clone();
         let connection = connection.clone();
@@ -328,9 +413,8 @@ where
             }
         }
     });
-    let served = context
-        .builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    let builder = context.builders.for_settings(&settings);
+    let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(served);
     let result = tokio::select! {
         biased;

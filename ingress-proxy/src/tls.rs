@@ -6,19 +6,19 @@
 //! is parsed once, while rebuilt snapshots that keep a Secret share its buffers and its parse.
 
 mod certificates;
+mod settings;
 
 use std::sync::Arc;
 
 use ingress_core::TableReader;
-use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::error::ProxyError;
 use crate::metrics::Metrics;
 
 use certificates::CertificateCache;
 pub(crate) use certificates::self_signed;
+pub(crate) use settings::TlsAcceptors;
 
 /// Chooses the certificate for each handshake from the current route table.
 #[derive(Debug)]
@@ -65,19 +65,4 @@ impl ResolvesServerCert for CertificateResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.certificate_for(client_hello.server_name()))
     }
-}
-
-/// The rustls server configuration of the HTTPS listener: TLS 1.2 and 1.3 with the ring
-/// provider, ALPN `h2` then `http/1.1`, certificates from `resolver`.
-pub(crate) fn server_config(
-    resolver: Arc<CertificateResolver>,
-) -> Result<ServerConfig, ProxyError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(ProxyError::Tls)?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
 }

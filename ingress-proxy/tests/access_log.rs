@@ -193,3 +193,35 @@ async fn json_lines_have_the_same_fields_under_nginx_names() {
     assert!(third["upstream_addr"].is_null(), "{third}");
     assert!(third["upstream_status"].is_null(), "{third}");
 }
+
+#[tokio::test]
+async fn a_configmap_log_format_upstream_writes_its_variables() {
+    let file = TempFile::new("custom");
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = web_table(&[web.address]);
+    configmap(
+        &mut writer,
+        &[(
+            "log-format-upstream",
+            "$remote_addr|$status|$request_method $uri|$http_x_user|$ingress_name|$service_name:$service_port|$pid",
+        )],
+    );
+    let mut proxy = Proxy::start(reader, logging_to(&file, AccessLogFormat::Text)).await;
+    let client = http1_client();
+    let request = Request::get(format!("http://{}/path?x=1", proxy.http))
+        .header("host", "a.example")
+        .header("x-user", "alice")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    assert_eq!(send(&client, request).await.status, 200);
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(20), proxy.begin_shutdown())
+        .await
+        .expect("shutdown within 20 s")
+        .expect("proxy task")
+        .expect("proxy run");
+    let lines = file.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    // `$pid` is not filled here: `-` (and a Warning when the ConfigMap was read).
+    assert_eq!(lines[0], "127.0.0.1|200|GET /path|alice|a|web:80|-");
+}

@@ -74,3 +74,121 @@ async fn routes_diagnostics_and_backend_health_are_listed() {
     assert_eq!(dead_entry["eligible"], false, "{after}");
     assert!(dead_entry["failures"].as_u64().unwrap_or(0) >= 1, "{after}");
 }
+
+/// The value of the sample `name{labels…}` whose labels include every pair of `wanted`.
+fn sample(text: &str, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, labels) = series.split_once('{')?;
+            (metric == name).then_some((labels.trim_end_matches('}'), value))
+        })
+        .find(|(labels, _)| {
+            wanted
+                .iter()
+                .all(|(k, v)| labels.split(',').any(|pair| pair == format!("{k}=\"{v}\"")))
+        })
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+#[tokio::test]
+async fn ingress_nginx_s_request_metrics_are_exposed_under_their_names() {
+    let web = backend::start("web", false).await;
+    let (_writer, reader) = web_table(&[web.address]);
+    let config = ingress_proxy::ProxyConfig {
+        controller: ingress_proxy::ControllerLabels {
+            namespace: "ingress-engine".into(),
+            class: "ingress-engine.dev/controller".into(),
+            pod: "controller-0".into(),
+        },
+        ..ingress_proxy::ProxyConfig::default()
+    };
+    let proxy = Proxy::start(reader, config).await;
+    let client = http1_client();
+    for _ in 0..3 {
+        assert_eq!(
+            get(&client, proxy.http, "a.example", "/x").await.status,
+            200
+        );
+    }
+    assert_eq!(
+        get(&client, proxy.http, "none.example", "/").await.status,
+        404
+    );
+    let text = get(&client, proxy.admin, "admin", "/metrics").await.body;
+    let served = [
+        ("controller_namespace", "ingress-engine"),
+        ("controller_class", "ingress-engine.dev/controller"),
+        ("controller_pod", "controller-0"),
+        ("status", "200"),
+        ("method", "GET"),
+        ("path", "/"),
+        ("host", "a.example"),
+        ("namespace", "default"),
+        ("ingress", "a"),
+        ("service", "web"),
+        ("canary", ""),
+    ];
+    assert_eq!(
+        sample(&text, "nginx_ingress_controller_requests_total", &served),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "nginx_ingress_controller_request_duration_seconds_count",
+            &served
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "nginx_ingress_controller_response_duration_seconds_count",
+            &served
+        ),
+        Some(3.0),
+        "upstream latency observed for each answered request"
+    );
+    assert!(
+        sample(&text, "nginx_ingress_controller_request_size_sum", &served)
+            .is_some_and(|bytes| bytes > 0.0)
+    );
+    // Every change applies: the first snapshot counts as a successful reload, with its time.
+    let reloaded = eventually(|| async {
+        let text = get(&http1_client(), proxy.admin, "admin", "/metrics")
+            .await
+            .body;
+        sample(
+            &text,
+            "nginx_ingress_controller_config_last_reload_successful",
+            &[("controller_pod", "controller-0")],
+        ) == Some(1.0)
+            && sample(
+                &text,
+                "nginx_ingress_controller_config_last_reload_successful_timestamp_seconds",
+                &[("controller_pod", "controller-0")],
+            )
+            .is_some_and(|seconds| seconds > 1.7e9)
+    })
+    .await;
+    assert!(reloaded, "reload gauges set");
+    // The default backend's 404: no rule, so `-` for path and host, and no upstream.
+    let missed = [("status", "404"), ("path", "-"), ("host", "-")];
+    assert_eq!(
+        sample(&text, "nginx_ingress_controller_requests_total", &missed),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "nginx_ingress_controller_response_duration_seconds_count",
+            &missed
+        )
+        .unwrap_or(0.0),
+        0.0,
+        "no upstream, no upstream latency"
+    );
+}

@@ -34,7 +34,10 @@ fn status_kib(field: &str) -> Option<u64> {
 async fn a_100_mib_body_streams_both_ways_with_bounded_memory() {
     let web = backend::start("web", false).await;
     let (_writer, reader) = web_table(&[web.address]);
-    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    // No body limit (ingress-nginx's `proxy-body-size: 0`): the default 1 MiB would refuse it.
+    let mut config = ProxyConfig::default();
+    config.limits.max_request_body_bytes = 0;
+    let proxy = Proxy::start(reader, config).await;
 
     // Reset the peak-RSS mark (Linux: "5" clears VmHWM), then record the baseline.
     let _ = std::fs::write("/proc/self/clear_refs", "5");

@@ -233,3 +233,57 @@ async fn plain_http_to_a_tls_host_redirects_except_acme_challenges() {
         "hosts without TLS are not redirected"
     );
 }
+
+#[tokio::test]
+async fn ssl_protocols_and_ssl_ciphers_apply_to_the_next_handshake() {
+    use rustls::version::{TLS12, TLS13};
+    use rustls::{CipherSuite, ProtocolVersion};
+    let web = backend::start("web", false).await;
+    let (chain, key, _) = tls::certificate(&["a.example"]);
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[web.address]);
+    writer.apply(Change::UpsertTlsSecret(tls_secret("cert", &chain, &key)));
+    writer.apply(Change::UpsertIngress(with_tls(
+        ingress("site", 1, &[(Some("a.example"), "/", "web")]),
+        &["a.example"],
+        "cert",
+    )));
+    writer.commit();
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let https = proxy.https;
+    // The test certificate's key is ECDSA P-256.
+    let (aes128, aes256) = (
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    );
+    // Defaults: TLS 1.2 with any suite.
+    let (version, _) = tls::handshake(https, &[&TLS12], Some(aes128))
+        .await
+        .unwrap();
+    assert_eq!(version, ProtocolVersion::TLSv1_2);
+
+    // ssl-protocols: TLSv1.3 only.
+    configmap(&mut writer, &[("ssl-protocols", "TLSv1.3")]);
+    assert!(tls::handshake(https, &[&TLS12], None).await.is_err());
+    let (version, _) = tls::handshake(https, &[&TLS13, &TLS12], None)
+        .await
+        .unwrap();
+    assert_eq!(version, ProtocolVersion::TLSv1_3);
+
+    // ssl-ciphers: one TLS 1.2 suite; TLS 1.3 unaffected.
+    configmap(
+        &mut writer,
+        &[("ssl-ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384")],
+    );
+    assert!(
+        tls::handshake(https, &[&TLS12], Some(aes128))
+            .await
+            .is_err()
+    );
+    let (version, suite) = tls::handshake(https, &[&TLS12], Some(aes256))
+        .await
+        .unwrap();
+    assert_eq!((version, suite), (ProtocolVersion::TLSv1_2, aes256));
+    let (version, _) = tls::handshake(https, &[&TLS13], None).await.unwrap();
+    assert_eq!(version, ProtocolVersion::TLSv1_3);
+}

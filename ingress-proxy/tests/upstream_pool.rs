@@ -344,3 +344,55 @@ async fn a_connection_reset_before_the_request_is_sent_is_retried_on_another_end
         .unwrap_or(0.0);
     assert!(retries >= 1.0, "retries recorded:\n{metrics}");
 }
+
+/// Sends `count` sequential requests through a proxy whose ConfigMap has `pairs`; returns how
+/// many upstream connections they used.
+async fn connections_used(pairs: &[(&str, &str)], count: usize) -> usize {
+    let backend = counting_backend(false).await;
+    let (mut writer, reader) = web_table(&[backend.address]);
+    configmap(&mut writer, pairs);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let client = http1_client();
+    for i in 0..count {
+        let answer = get(&client, proxy.http, "a.example", "/").await;
+        assert_eq!(answer.status, StatusCode::OK, "request {i}");
+    }
+    backend.accepted.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn upstream_keepalive_keys_bound_the_reuse_of_upstream_connections() {
+    // ingress-nginx's defaults: one connection carries them all.
+    assert_eq!(connections_used(&[], 6).await, 1);
+    // upstream-keepalive-requests: 2 exchanges per connection.
+    assert_eq!(
+        connections_used(&[("upstream-keepalive-requests", "2")], 6).await,
+        3
+    );
+    // upstream-keepalive-connections: 0 keeps none idle.
+    assert_eq!(
+        connections_used(&[("upstream-keepalive-connections", "0")], 4).await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn upstream_keepalive_timeout_and_time_retire_idle_and_old_connections() {
+    let backend = counting_backend(false).await;
+    let (mut writer, reader) = web_table(&[backend.address]);
+    configmap(&mut writer, &[("upstream-keepalive-timeout", "1")]);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let client = http1_client();
+    get(&client, proxy.http, "a.example", "/").await;
+    // Idle past the 1 s timeout: the next request opens a new connection.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    get(&client, proxy.http, "a.example", "/").await;
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 2);
+    // upstream-keepalive-time: a connection older than 1 s is not reused, busy or not.
+    configmap(&mut writer, &[("upstream-keepalive-time", "1s")]);
+    get(&client, proxy.http, "a.example", "/").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    get(&client, proxy.http, "a.example", "/").await;
+    get(&client, proxy.http, "a.example", "/").await;
+    assert_eq!(backend.accepted.load(Ordering::SeqCst), 3);
+}

@@ -1,9 +1,11 @@
 //! One access-log line's worth of owned data, as it travels from the request to the writer.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Method, Uri, Version};
+use ingress_core::global_config::LogFormat;
 use ingress_core::{PortRef, ServiceRef};
 
 /// A finished request, owned: moved through the queue and formatted by the writer thread.
@@ -30,6 +32,18 @@ pub(crate) struct Entry {
     pub(crate) upstream_response_time: Option<Duration>,
     pub(crate) request_id: Option<HeaderValue>,
     pub(crate) error: Option<String>,
+    /// `log-format-upstream`, when a ConfigMap sets one.
+    pub(crate) custom: Option<CustomFields>,
+}
+
+/// A ConfigMap's `log-format-upstream` and the fields only it logs.
+#[derive(Debug)]
+pub(crate) struct CustomFields {
+    pub(crate) format: Arc<LogFormat>,
+    /// The `$http_NAME` values, in the order of [`LogFormat::headers`].
+    pub(crate) headers: Vec<Option<HeaderValue>>,
+    /// The matched rule's Ingress (`$ingress_name`).
+    pub(crate) ingress: Option<Arc<str>>,
 }
 
 /// `$proxy_upstream_name`: which upstream served the request, named as ingress-nginx does.
@@ -106,6 +120,7 @@ impl Entry {
             upstream_response_time: Some(Duration::from_micros(3_900)),
             request_id: Some(HeaderValue::from_static("0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5")),
             error: None,
+            custom: None,
         }
     }
 }

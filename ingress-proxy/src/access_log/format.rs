@@ -1,5 +1,6 @@
-//! The two line formats (see the parent module's docs): ingress-nginx's `upstreaminfo` text
-//! and JSON. Runs on the writer thread only.
+//! The line formats (see the parent module's docs): ingress-nginx's `upstreaminfo` text, a
+//! ConfigMap's `log-format-upstream` (in [`template`]) and JSON. Runs on the writer thread
+//! only.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,9 +29,10 @@ impl Formatter {
     /// Appends `entry` as one line (with its `\n`) to `out`.
     pub(crate) fn write(&mut self, format: AccessLogFormat, entry: &Entry, out: &mut String) {
         self.set_time(entry.time);
-        match format {
-            AccessLogFormat::Text => self.text(entry, out),
-            AccessLogFormat::Json => self.json(entry, out),
+        match (format, &entry.custom) {
+            (AccessLogFormat::Text, Some(custom)) => self.template(custom, entry, out),
+            (AccessLogFormat::Text, None) => self.text(entry, out),
+            (AccessLogFormat::Json, _) => self.json(entry, out),
         }
         out.push('\n');
     }
@@ -238,6 +240,9 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
+
+#[path = "template.rs"]
+mod template;
 
 #[cfg(test)]
 #[path = "format_tests.rs"]

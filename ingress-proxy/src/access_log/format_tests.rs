@@ -120,3 +120,47 @@ fn dates_are_gregorian_across_leap_years_and_centuries() {
     assert_eq!(civil_date(47_540), (2100, 2, 28));
     assert_eq!(civil_date(47_541), (2100, 3, 1));
 }
+
+/// `entry` written with `format` as a ConfigMap's `log-format-upstream`, with `headers` the
+/// values of its `$http_*` variables.
+fn custom(entry: &Entry, format: &str, headers: &[Option<&'static str>]) -> String {
+    let (format, _) = ingress_core::global_config::LogFormat::compile(format);
+    let custom = crate::access_log::CustomFields {
+        format: Arc::new(format),
+        headers: headers
+            .iter()
+            .map(|h| h.map(HeaderValue::from_static))
+            .collect(),
+        ingress: Some("site".into()),
+    };
+    let mut out = String::new();
+    let mut formatter = Formatter::default();
+    formatter.set_time(entry.time);
+    formatter.template(&custom, entry, &mut out);
+    out
+}
+
+#[test]
+fn the_default_format_as_a_template_writes_what_the_built_in_text_writes() {
+    let sample = entry();
+    let built_in = text(&sample);
+    let templated = custom(
+        &sample,
+        ingress_core::global_config::DEFAULT_LOG_FORMAT_UPSTREAM,
+        &[None, Some("curl/8.5.0")],
+    );
+    assert_eq!(format!("{templated}\n"), built_in);
+}
+
+#[test]
+fn a_custom_format_logs_variables_headers_and_dashes() {
+    let line = custom(
+        &entry(),
+        "$host|$uri|$args|$request_method|$server_protocol|$namespace/$ingress_name/$service_name:$service_port|$http_x_user|$http_x_missing|$pid|${status}",
+        &[Some("alice \"the\" admin"), None],
+    );
+    assert_eq!(
+        line,
+        "web.example|/api|q=1|GET|HTTP/1.1|default/site/web:80|alice \\x22the\\x22 admin|-|-|200"
+    );
+}

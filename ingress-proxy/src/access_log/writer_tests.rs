@@ -173,8 +173,20 @@ fn a_request_dropped_before_its_response_head_is_logged_as_499() {
         request_body: None,
         bytes_out: 0,
         body_error: None,
-        metrics: Arc::new(Metrics::new()),
-        log: LogFields::capture(Some(&writer.sink()), &request, None, true, None),
+        metrics: Arc::new(Metrics::new(&crate::ControllerLabels::default())),
+        log: LogFields::capture(Some(&writer.sink()), &request, None, true, None, None),
+        nginx: crate::metrics::RequestLabels {
+            status: 0,
+            method: "GET",
+            path: "-".into(),
+            namespace: "-".into(),
+            ingress: "-".into(),
+            service: "-".into(),
+            canary: "".into(),
+            host: "-".into(),
+        },
+        head_length: crate::access_log::head_length(&request),
+        upstream_started: None,
     };
     drop(record);
     writer.finish();

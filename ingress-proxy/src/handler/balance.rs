@@ -1,8 +1,9 @@
 //! Endpoint choice and passive health, with `ingress_core::balance`.
 //!
-//! One [`Balancer`] (nginx's smooth weighted round-robin, `max_fails=1`, `fail_timeout` from
+//! One [`Balancer`] (`max_fails=1`, `fail_timeout` from
 //! [`ProxyConfig::passive_health_ejection`](crate::ProxyConfig::passive_health_ejection)) per
-//! backend, rebuilt when the backend's endpoint set changes. A request's [`Pick`] carries the
+//! backend and [`Strategy`] (the routes' `load-balance`, `upstream-hash-by` and `affinity`),
+//! rebuilt when the backend's endpoint set changes. A request's [`Pick`] carries the
 //! balancer's [`Attempt`], so the retry after a connect failure goes to another endpoint, and
 //! feeds failures and successes back into passive health.
 
@@ -19,9 +20,12 @@ use ingress_core::{Backend, Endpoints};
 pub(crate) struct EndpointPicker {
     /// Keyed by the backend's address; the entry holds the `Arc<Backend>`, so the address
     /// cannot be reused by another backend while the entry exists.
-    groups: RwLock<HashMap<usize, Arc<Mutex<Group>>, foldhash::fast::RandomState>>,
+    groups: RwLock<Groups>,
     options: PeerOptions,
 }
+
+/// The balancers, by backend address and strategy.
+type Groups = HashMap<(usize, Strategy), Arc<Mutex<Group>>, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct Group {
@@ -30,6 +34,27 @@ struct Group {
     endpoints: Arc<Endpoints>,
     /// `None` only if the balancer rejected its peers (it cannot: every weight is 1).
     balancer: Option<Balancer<SocketAddr>>,
+}
+
+/// How a route chooses among a backend's endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Strategy {
+    /// nginx's smooth weighted round robin (the default).
+    RoundRobin,
+    /// The less busy of two random endpoints (`load-balance: ewma`).
+    TwoChoices,
+    /// A consistent-hash ring over a per-request key (`upstream-hash-by`, cookie affinity).
+    Hash,
+}
+
+impl Strategy {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Strategy::RoundRobin => Algorithm::RoundRobin,
+            Strategy::TwoChoices => Algorithm::PowerOfTwoChoices,
+            Strategy::Hash => Algorithm::ConsistentHash,
+        }
+    }
 }
 
 /// One endpoint's passive health, for the admin API.
@@ -50,6 +75,8 @@ pub(crate) struct Pick {
     group: Arc<Mutex<Group>>,
     attempt: Option<Attempt>,
     last: Option<PeerId>,
+    /// The request's place on a [`Strategy::Hash`] ring.
+    hash_key: Vec<u8>,
 }
 
 impl EndpointPicker {
@@ -70,8 +97,10 @@ impl EndpointPicker {
         backend: &Arc<Backend>,
         endpoints: &Arc<Endpoints>,
         addresses: &[SocketAddr],
+        strategy: Strategy,
+        hash_key: Vec<u8>,
     ) -> Pick {
-        let key = Arc::as_ptr(backend) as usize;
+        let key = (Arc::as_ptr(backend) as usize, strategy);
         let found = self
             .groups
             .read()
@@ -83,7 +112,7 @@ impl EndpointPicker {
                 let mut locked = group.lock().unwrap_or_else(PoisonError::into_inner);
                 if !Arc::ptr_eq(&locked.endpoints, endpoints) {
                     locked.endpoints = endpoints.clone();
-                    locked.balancer = self.balancer(addresses);
+                    locked.balancer = self.balancer(addresses, strategy);
                 }
                 drop(locked);
                 group
@@ -92,7 +121,7 @@ impl EndpointPicker {
                 let group = Arc::new(Mutex::new(Group {
                     backend: backend.clone(),
                     endpoints: endpoints.clone(),
-                    balancer: self.balancer(addresses),
+                    balancer: self.balancer(addresses, strategy),
                 }));
                 let mut groups = self.groups.write().unwrap_or_else(PoisonError::into_inner);
                 // Backends only change with their Service: drop the ones no snapshot uses.
@@ -113,6 +142,7 @@ impl EndpointPicker {
             group,
             attempt,
             last: None,
+            hash_key,
         }
     }
 
@@ -124,12 +154,19 @@ impl EndpointPicker {
         now: Instant,
     ) -> Option<Vec<EndpointHealth>> {
         let key = Arc::as_ptr(backend) as usize;
-        let group = self
-            .groups
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned()?;
+        // Passive health is per balancer: the round-robin one, else any one in use.
+        let group = {
+            let groups = self.groups.read().unwrap_or_else(PoisonError::into_inner);
+            groups
+                .get(&(key, Strategy::RoundRobin))
+                .or_else(|| {
+                    groups
+                        .iter()
+                        .find(|((k, _), _)| *k == key)
+                        .map(|(_, group)| group)
+                })
+                .cloned()?
+        };
         let group = group.lock().unwrap_or_else(PoisonError::into_inner);
         let balancer = group.balancer.as_ref()?;
         Some(
@@ -145,11 +182,15 @@ impl EndpointPicker {
         )
     }
 
-    fn balancer(&self, addresses: &[SocketAddr]) -> Option<Balancer<SocketAddr>> {
+    fn balancer(
+        &self,
+        addresses: &[SocketAddr],
+        strategy: Strategy,
+    ) -> Option<Balancer<SocketAddr>> {
         let peers = addresses
             .iter()
             .map(|address| (*address, self.options.clone()));
-        Balancer::new(Algorithm::RoundRobin, peers)
+        Balancer::new(strategy.algorithm(), peers)
             .map_err(|error| tracing::error!(?error, "building the endpoint balancer failed"))
             .ok()
     }
@@ -157,10 +198,24 @@ impl EndpointPicker {
 
 impl Pick {
     /// The next endpoint not yet tried by this request; `None` when none is available.
-    pub(crate) fn next(&mut self, now: Instant) -> Option<SocketAddr> {
+    /// `preferred` is an endpoint to keep while it can serve (persistent affinity).
+    pub(crate) fn next(
+        &mut self,
+        now: Instant,
+        preferred: Option<SocketAddr>,
+    ) -> Option<SocketAddr> {
         let mut group = self.group.lock().unwrap_or_else(PoisonError::into_inner);
         let balancer = group.balancer.as_mut()?;
-        let id = balancer.pick(self.attempt.as_mut()?, &PickContext::at(now))?;
+        let context = PickContext::at(now)
+            .with_hash_key(&self.hash_key)
+            .with_random(rand::random());
+        let attempt = self.attempt.as_mut()?;
+        let preferred =
+            preferred.and_then(|address| balancer.peers().find(|(_, a)| **a == address));
+        let id = match preferred {
+            Some((id, _)) => balancer.pick_preferred(attempt, id, &context)?,
+            None => balancer.pick(attempt, &context)?,
+        };
         self.last = Some(id);
         Some(*balancer.peer(id))
     }
@@ -195,6 +250,19 @@ mod tests {
         ServicePort, TableConfig,
     };
 
+    /// A fresh round-robin pick's first endpoint.
+    fn round_robin_pick(
+        picker: &EndpointPicker,
+        backend: &Arc<Backend>,
+        endpoints: &Arc<Endpoints>,
+        list: &[SocketAddr],
+        now: Instant,
+    ) -> Option<SocketAddr> {
+        picker
+            .start(backend, endpoints, list, Strategy::RoundRobin, Vec::new())
+            .next(now, None)
+    }
+
     /// A published table whose one backend (`web:80`) has `endpoints`.
     fn backend(endpoints: &[SocketAddr]) -> (ingress_core::TableWriter, Arc<Backend>) {
         let (mut writer, reader) = ingress_core::table(TableConfig {
@@ -209,9 +277,11 @@ mod tests {
         writer.apply(Change::UpsertService(Service {
             meta: ObjectMeta::new("default", "web", Some(1)),
             service_type: Default::default(),
+            cluster_ip: None,
             ports: vec![ServicePort {
                 name: None,
                 port: 80,
+                app_protocol: None,
             }],
         }));
         set_endpoints(&mut writer, endpoints);
@@ -277,7 +347,7 @@ mod tests {
         let (endpoints, list) = ready(&backend);
         let now = Instant::now();
         let mut seen: Vec<_> = (0..3)
-            .filter_map(|_| picker.start(&backend, &endpoints, &list).next(now))
+            .filter_map(|_| round_robin_pick(&picker, &backend, &endpoints, &list, now))
             .collect();
         seen.sort();
         assert_eq!(seen, all);
@@ -293,21 +363,27 @@ mod tests {
         let picker = EndpointPicker::new(Duration::from_secs(10));
         let (endpoints, list) = ready(&backend);
         let now = Instant::now();
-        let mut pick = picker.start(&backend, &endpoints, &list);
-        let first = pick.next(now).expect("first");
+        let mut pick = picker.start(
+            &backend,
+            &endpoints,
+            &list,
+            Strategy::RoundRobin,
+            Vec::new(),
+        );
+        let first = pick.next(now, None).expect("first");
         pick.failed(now);
-        let second = pick.next(now).expect("second");
+        let second = pick.next(now, None).expect("second");
         assert_ne!(first, second);
-        assert_eq!(pick.next(now), None, "both tried");
+        assert_eq!(pick.next(now, None), None, "both tried");
         for _ in 0..4 {
-            let next = picker.start(&backend, &endpoints, &list).next(now);
+            let next = round_robin_pick(&picker, &backend, &endpoints, &list, now);
             assert_eq!(next, Some(second), "the failed endpoint is ejected");
         }
         // After fail_timeout the endpoint is probed again (its weight recovers gradually, as
         // in nginx, so not necessarily on the very next pick).
         let later = now + Duration::from_secs(11);
         let seen: Vec<_> = (0..6)
-            .filter_map(|_| picker.start(&backend, &endpoints, &list).next(later))
+            .filter_map(|_| round_robin_pick(&picker, &backend, &endpoints, &list, later))
             .collect();
         assert!(
             seen.contains(&first),
@@ -324,7 +400,7 @@ mod tests {
         let now = Instant::now();
         let (endpoints, list) = ready(&backend);
         assert_eq!(
-            picker.start(&backend, &endpoints, &list).next(now),
+            round_robin_pick(&picker, &backend, &endpoints, &list, now),
             Some(one)
         );
         set_endpoints(&mut writer, &[two]);
@@ -332,7 +408,7 @@ mod tests {
         let (endpoints, list) = ready(&backend);
         assert_eq!(list, vec![two], "endpoints updated in place");
         assert_eq!(
-            picker.start(&backend, &endpoints, &list).next(now),
+            round_robin_pick(&picker, &backend, &endpoints, &list, now),
             Some(two)
         );
     }

@@ -6,13 +6,16 @@
 //!
 //! Forwarded fields, as ingress-nginx sets them:
 //!
-//! | field | default | `use-forwarded-headers` |
+//! | field | default | `use-forwarded-headers`, peer in `proxy-real-ip-cidr` |
 //! |---|---|---|
-//! | `X-Forwarded-For` | the peer's address (the client's value is replaced) | the client's list, then the peer |
-//! | `X-Real-IP` | the peer's address | the peer's address |
+//! | `X-Forwarded-For` | the peer's address (the client's value is replaced) | the client named in `forwarded-for-header`; with `compute-full-forwarded-for`, the client's list, then the peer |
+//! | `X-Real-IP` | the peer's address | the client named in `forwarded-for-header` |
 //! | `X-Forwarded-Proto` | `http` / `https` as received | the client's, else as received |
 //! | `X-Forwarded-Host` | the request's host | the client's, else the request's host |
 //! | `X-Forwarded-Port` | the listener's port | the client's, else the listener's port |
+//!
+//! The client's address itself is decided once per request (`GlobalConfig::client_address`:
+//! nginx's realip rules) and is also what the access log and `$remote_addr` see.
 
 use std::net::IpAddr;
 
@@ -36,6 +39,17 @@ pub(crate) struct ForwardedFields {
     proto: HeaderValue,
     host: Option<HeaderValue>,
     port: HeaderValue,
+}
+
+/// Who the request is from, as the pipeline decided it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Trust {
+    /// The peer may name the client, scheme and port.
+    pub(crate) trusted: bool,
+    /// `compute-full-forwarded-for`: `X-Forwarded-For` carries the client's list and the peer.
+    pub(crate) full_list: bool,
+    /// The client's address when it is not the peer's.
+    pub(crate) client: Option<IpAddr>,
 }
 
 /// The forwarded fields a client sent (taken out of its request; used only when trusted).
@@ -66,33 +80,40 @@ impl Forwarded {
 }
 
 impl ForwardedFields {
-    /// The fields for a request to `host` on `connection`; with `trusted`, the client's own
-    /// values (`client`) are kept as the module docs say.
+    /// The fields for a request to `host` on `connection`, from the client `trust` decided;
+    /// with `trust.trusted`, the client's own values (`client`) are kept as the module docs say.
     pub(crate) fn new(
         connection: &Forwarded,
         host: Option<&HeaderValue>,
         client: ClientForwarded,
-        trusted: bool,
+        trust: Trust,
     ) -> Self {
+        let address = match trust.client {
+            Some(address) => ip_header_value(address),
+            None => connection.client.clone(),
+        };
         let mut fields = ForwardedFields {
-            for_: connection.client.clone(),
-            real_ip: connection.client.clone(),
+            for_: address.clone(),
+            real_ip: address,
             proto: connection.proto.clone(),
             host: host.cloned(),
             port: connection.port.clone(),
         };
-        if !trusted {
+        if !trust.trusted {
             return fields;
         }
-        if !client.for_.is_empty() {
-            let mut joined = BytesMut::new();
-            for value in &client.for_ {
-                joined.put_slice(value.as_bytes());
-                joined.put_slice(b", ");
-            }
-            joined.put_slice(connection.client.as_bytes());
-            if let Ok(value) = HeaderValue::from_maybe_shared(joined.freeze()) {
-                fields.for_ = value;
+        if trust.full_list {
+            fields.for_ = connection.client.clone();
+            if !client.for_.is_empty() {
+                let mut joined = BytesMut::new();
+                for value in &client.for_ {
+                    joined.put_slice(value.as_bytes());
+                    joined.put_slice(b", ");
+                }
+                joined.put_slice(connection.client.as_bytes());
+                if let Ok(value) = HeaderValue::from_maybe_shared(joined.freeze()) {
+                    fields.for_ = value;
+                }
             }
         }
         fields.proto = client.proto.unwrap_or(fields.proto);
@@ -195,9 +216,36 @@ pub(crate) fn prepare_request(
 pub(crate) fn prepare_response(headers: &mut HeaderMap, upgrade: bool) {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         headers.remove(header::CONTENT_LENGTH);
+    } else if headers.contains_key(header::CONTENT_LENGTH) {
+        one_content_length(headers);
     }
     if upgrade || headers.keys().any(is_hop_by_hop) {
         remove_hop_by_hop(headers, upgrade);
+    }
+}
+
+/// Leaves at most one `Content-Length`, judged as the codec judges one: lines and list
+/// elements that agree become one number; any that disagree or are not numbers are removed
+/// (a response that reaches this point with them has no body to frame: `HEAD`, `304`).
+fn one_content_length(headers: &mut HeaderMap) {
+    let mut lines = headers.get_all(header::CONTENT_LENGTH).iter();
+    let single = lines.next().is_some_and(|first| {
+        first.as_bytes().iter().all(u8::is_ascii_digit) && lines.next().is_none()
+    });
+    if single {
+        return;
+    }
+    let lines = headers
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .map(|v| v.as_bytes());
+    match crate::http1::ContentLength::of(lines) {
+        crate::http1::ContentLength::Length(length) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        crate::http1::ContentLength::Absent | crate::http1::ContentLength::Invalid => {
+            headers.remove(header::CONTENT_LENGTH);
+        }
     }
 }
 

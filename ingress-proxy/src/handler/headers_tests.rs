@@ -71,15 +71,30 @@ fn names_with_underscores_are_dropped_unless_enabled() {
     assert_eq!(kept["x_auth_user"], "admin");
 }
 
+/// The fields for a request from peer 192.0.2.7 carrying `client_fields`; `trusted`: the
+/// peer may name the client (here 10.0.0.1, as the pipeline's realip step would find it).
 fn forwarded_for(
     client_fields: &[(&'static str, &'static str)],
     trusted: bool,
+) -> (HeaderMap, ForwardedFields) {
+    forwarded_with(client_fields, trusted, false)
+}
+
+fn forwarded_with(
+    client_fields: &[(&'static str, &'static str)],
+    trusted: bool,
+    full_list: bool,
 ) -> (HeaderMap, ForwardedFields) {
     let mut map = headers(client_fields);
     let client = prepare_request(&mut map, false, false);
     let connection = Forwarded::new("192.0.2.7".parse().expect("ip"), true, 8443);
     let host = HeaderValue::from_static("a.example:8443");
-    let fields = ForwardedFields::new(&connection, Some(&host), client, trusted);
+    let trust = Trust {
+        trusted,
+        full_list,
+        client: trusted.then(|| "10.0.0.1".parse().expect("ip")),
+    };
+    let fields = ForwardedFields::new(&connection, Some(&host), client, trust);
     (map, fields)
 }
 
@@ -107,14 +122,27 @@ fn client_forwarded_fields_are_replaced_by_default() {
 }
 
 #[test]
-fn trusted_forwarded_fields_are_kept_and_extended() {
+fn a_trusted_peer_names_the_client_scheme_host_and_port() {
     let (mut map, fields) = forwarded_for(SPOOFED, true);
     fields.apply(&mut map);
-    assert_eq!(map["x-forwarded-for"], "10.0.0.1, 10.0.0.2, 192.0.2.7");
-    assert_eq!(map["x-real-ip"], "192.0.2.7");
+    // ingress-nginx: X-Forwarded-For and X-Real-IP are $remote_addr, the client realip found.
+    assert_eq!(map["x-forwarded-for"], "10.0.0.1");
+    assert_eq!(map["x-real-ip"], "10.0.0.1");
     assert_eq!(map["x-forwarded-proto"], "spoofed");
     assert_eq!(map["x-forwarded-port"], "1");
     assert_eq!(map["x-forwarded-host"], "spoofed.example");
+}
+
+#[test]
+fn compute_full_forwarded_for_keeps_the_client_s_list_and_adds_the_peer() {
+    let (mut map, fields) = forwarded_with(SPOOFED, true, true);
+    fields.apply(&mut map);
+    assert_eq!(map["x-forwarded-for"], "10.0.0.1, 10.0.0.2, 192.0.2.7");
+    assert_eq!(map["x-real-ip"], "10.0.0.1");
+    // Without a list from the client: the peer alone.
+    let (mut map, fields) = forwarded_with(&[], true, true);
+    fields.apply(&mut map);
+    assert_eq!(map["x-forwarded-for"], "192.0.2.7");
 }
 
 #[test]
@@ -170,4 +198,29 @@ fn response_content_length_beside_transfer_encoding_is_dropped() {
     let mut length_only = headers(&[("content-length", "5")]);
     prepare_response(&mut length_only, false);
     assert_eq!(length_only["content-length"], "5");
+}
+
+/// Regression: a response head read by hyper kept `Content-Length: 3, 3` (and two equal
+/// lines, which hyper's server then refused to write); the codec hands on one number.
+#[test]
+fn response_content_lengths_become_one_number_or_none() {
+    for (lines, expected) in [
+        (&["3, 3"][..], Some("3")),
+        (&["15", "15"][..], Some("15")),
+        (&["007"][..], Some("007")),
+        (&["3, 4"][..], None),
+        (&["3", "4"][..], None),
+        (&["three"][..], None),
+        (&["-1"][..], None),
+    ] {
+        let pairs: Vec<(&str, &str)> = lines.iter().map(|l| ("content-length", *l)).collect();
+        let mut map = headers(&pairs);
+        prepare_response(&mut map, false);
+        let kept: Vec<&str> = map
+            .get_all("content-length")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(kept, expected.into_iter().collect::<Vec<_>>(), "{lines:?}");
+    }
 }

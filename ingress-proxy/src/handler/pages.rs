@@ -14,6 +14,12 @@ pub(crate) enum Failure {
     Connect,
     /// The client's request body could not be read (malformed framing, cut short).
     BadRequestBody,
+    /// The request body is larger than the route's `proxy-body-size`.
+    BodyTooLarge,
+    /// The client's address is not allowed (`*-source-range`).
+    Forbidden,
+    /// The client stopped sending its request body (`client-body-timeout`).
+    RequestTimeout,
     /// No Ingress rule and no default backend matched (built-in default backend).
     NoRoute,
     /// The matched Service, its port or its ready endpoints are missing.
@@ -33,6 +39,9 @@ impl Failure {
         match self {
             Failure::BadHost | Failure::BadRequestBody => StatusCode::BAD_REQUEST,
             Failure::Connect => StatusCode::METHOD_NOT_ALLOWED,
+            Failure::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Failure::NoRoute => StatusCode::NOT_FOUND,
             Failure::NoEndpoints | Failure::ResourceBackend | Failure::PolicyInvalid => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -50,6 +59,15 @@ impl Failure {
             Failure::Connect => "405 Method Not Allowed: CONNECT is not supported here\n",
             Failure::BadRequestBody => {
                 "400 Bad Request: the request body could not be read (malformed or cut short)\n"
+            }
+            Failure::BodyTooLarge => {
+                "413 Payload Too Large: the request body is larger than this path allows (proxy-body-size)\n"
+            }
+            Failure::Forbidden => {
+                "403 Forbidden: this client address may not use this path (source range)\n"
+            }
+            Failure::RequestTimeout => {
+                "408 Request Timeout: the request body stopped arriving (client-body-timeout)\n"
             }
             Failure::NoRoute => {
                 "404 Not Found: no Ingress rule matches this host and path (default backend)\n"
@@ -92,11 +110,18 @@ impl Failure {
     }
 }
 
-/// `308 Permanent Redirect` to `location`.
-pub(crate) fn redirect(location: HeaderValue) -> Response<ResponseBody> {
+/// A redirect (`status`, a 3xx) to `location`.
+pub(crate) fn redirect(status: StatusCode, location: HeaderValue) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::empty());
-    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    *response.status_mut() = status;
     response.headers_mut().insert(header::LOCATION, location);
+    response
+}
+
+/// `204 No Content` (a CORS preflight's answer).
+pub(crate) fn no_content() -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }
 
@@ -110,6 +135,9 @@ mod tests {
             Failure::BadHost,
             Failure::Connect,
             Failure::BadRequestBody,
+            Failure::BodyTooLarge,
+            Failure::Forbidden,
+            Failure::RequestTimeout,
             Failure::NoRoute,
             Failure::PolicyInvalid,
             Failure::NoEndpoints,

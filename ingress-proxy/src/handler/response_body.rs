@@ -24,6 +24,10 @@ pub(crate) struct ResponseBody {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the upstream variant is what almost every response carries; boxing it would cost an allocation per response to shrink the rare proxy-made ones"
+)]
 enum Content {
     Upstream {
         body: UpstreamBody,

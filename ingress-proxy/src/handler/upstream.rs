@@ -19,6 +19,7 @@ mod connection;
 mod failure;
 mod inline;
 mod pool;
+mod send_timeout;
 mod tls;
 
 use std::io;
@@ -30,6 +31,8 @@ use http::{Request, Response, Uri, header};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use ingress_core::TableReader;
+use send_timeout::{SendTimeout, WriteLimit};
 use tokio::net::TcpStream;
 use tokio_util::either::Either;
 
@@ -48,7 +51,7 @@ const MAX_IDLE_PER_PEER: usize = 256;
 
 /// A connection to an upstream: plain TCP or TLS (boxed: a TLS session is large, and
 /// connections move with every response).
-type UpstreamIo = Either<TcpStream, Box<tokio_rustls::client::TlsStream<TcpStream>>>;
+type UpstreamIo = SendTimeout<Either<TcpStream, Box<tokio_rustls::client::TlsStream<TcpStream>>>>;
 
 /// Pooled connections to every upstream peer.
 #[derive(Debug)]
@@ -56,9 +59,6 @@ pub(crate) struct Upstream {
     pool: Arc<Pool>,
     timer: CoarseTimer,
     tls: UpstreamTls,
-    connect_timeout: Duration,
-    /// Time allowed for the response head (includes connecting).
-    read_timeout: Duration,
     /// Whether bodiless HTTP/1.1 requests may take the inline client.
     inline: bool,
 }
@@ -71,6 +71,19 @@ pub(crate) struct Outgoing {
     /// The request body's cell, if it has a body: a lent connection is reused only after the
     /// body was sent whole, and a body the client broke is told from an upstream failure.
     pub(crate) request_body: Option<Arc<BodyCell>>,
+    /// This request's connect and read timeouts (the route's, else the proxy's).
+    pub(crate) timeouts: AttemptTimeouts,
+}
+
+/// The timeouts of one request's attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AttemptTimeouts {
+    /// Connecting to an endpoint.
+    pub(crate) connect: Duration,
+    /// Waiting for the response head, and between two reads of its body.
+    pub(crate) read: Duration,
+    /// The longest stall between two writes of the request (`proxy-send-timeout`).
+    pub(crate) send: Duration,
 }
 
 /// A response head; its body gives the HTTP/1.1 connection back once it has ended.
@@ -88,17 +101,21 @@ enum Transport {
 }
 
 impl Upstream {
-    pub(crate) fn new(config: &ProxyConfig, timer: CoarseTimer) -> Result<Self, rustls::Error> {
+    pub(crate) fn new(
+        config: &ProxyConfig,
+        table: TableReader,
+        timer: CoarseTimer,
+    ) -> Result<Self, rustls::Error> {
+        let embedder = pool::PoolSettings {
+            idle_timeout: config.timeouts.upstream_idle,
+            max_idle_per_peer: MAX_IDLE_PER_PEER,
+            max_requests: 0,
+            max_lifetime: None,
+        };
         Ok(Upstream {
-            pool: Arc::new(Pool::new(
-                config.timeouts.upstream_idle,
-                MAX_IDLE_PER_PEER,
-                timer.clone(),
-            )),
+            pool: Arc::new(Pool::new(embedder, table, timer.clone())),
             timer,
             tls: UpstreamTls::new()?,
-            connect_timeout: config.timeouts.connect,
-            read_timeout: config.timeouts.read,
             inline: config.inline_http1,
         })
     }
@@ -120,7 +137,8 @@ impl Upstream {
         outgoing: &Outgoing,
         fresh: bool,
     ) -> Result<Exchange, Failure> {
-        let deadline = self.timer.deadline(self.read_timeout);
+        let read_timeout = outgoing.timeouts.read;
+        let deadline = self.timer.deadline(read_timeout);
         let key = PoolKey {
             peer,
             tls: matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2),
@@ -142,7 +160,7 @@ impl Upstream {
             Err(Failure {
                 error: UpstreamError::new(
                     FailureKind::Timeout,
-                    failure::Cause::Timeout(self.read_timeout),
+                    failure::Cause::Timeout(read_timeout),
                 ),
                 pooled: false,
                 request: None,
@@ -177,17 +195,23 @@ impl Upstream {
         } else {
             self.pool.take(&self.pool.inline, &key)
         };
-        let (connection, pooled) = match taken {
-            Some(connection) => (connection, true),
+        let (connection, age, pooled) = match taken {
+            Some((connection, age)) => (connection, age, true),
             // Boxed: connecting is the rare path (see `http1`).
-            None => match Box::pin(self.open(&key, false)).await {
-                Ok(io) => (connection::Connection::new(io), false),
-                Err(error) => return Err(failed(error, false, Some(request))),
-            },
+            None => {
+                let age = self.pool.fresh();
+                let opened = self.open(&key, false, outgoing.timeouts.connect, age.write_limit());
+                match Box::pin(opened).await {
+                    Ok(io) => (connection::Connection::new(io), age, false),
+                    Err(error) => return Err(failed(error, false, Some(request))),
+                }
+            }
         };
+        age.write_limit().set(outgoing.timeouts.send);
         let home = Home {
             pool: self.pool.clone(),
             key,
+            age,
         };
         match connection
             .exchange(&request, &outgoing.forwarded, home)
@@ -229,15 +253,20 @@ impl Upstream {
         } else {
             self.pool.take(&self.pool.http1, &key)
         };
-        let (mut sender, pooled) = match taken {
-            Some(sender) => (sender, true),
+        let (mut sender, age, pooled) = match taken {
+            Some((sender, age)) => (sender, age, true),
             // Boxed: connecting is the rare path, and its future would otherwise make
             // every request's future larger.
-            None => match Box::pin(self.open_http1(&key)).await {
-                Ok(sender) => (sender, false),
-                Err(error) => return Err(failed(error, false, Some(request))),
-            },
+            None => {
+                let age = self.pool.fresh();
+                let opened = self.open_http1(&key, outgoing.timeouts.connect, age.write_limit());
+                match Box::pin(opened).await {
+                    Ok(sender) => (sender, age, false),
+                    Err(error) => return Err(failed(error, false, Some(request))),
+                }
+            }
         };
+        age.write_limit().set(outgoing.timeouts.send);
         // A pooled connection was given back as soon as its last response ended; its
         // connection task may not have run since, so wait for it to turn idle.
         if pooled && let Err(error) = sender.ready().await {
@@ -249,7 +278,7 @@ impl Upstream {
         let again = (pooled && http_body::Body::is_end_stream(request.body()))
             .then(|| bodiless_copy(&request));
         match sender.try_send_request(request).await {
-            Ok(response) => Ok(self.lend(sender, key, response, outgoing)),
+            Ok(response) => Ok(self.lend(sender, key, age, response, outgoing)),
             Err(mut error) => {
                 let unsent = error.take_message();
                 let error = error.into_error();
@@ -267,35 +296,53 @@ impl Upstream {
     }
 
     /// A new HTTP/1.1 connection to `key`, driven by its own task.
-    async fn open_http1(&self, key: &PoolKey) -> Result<pool::Http1Sender, UpstreamError> {
-        http1_handshake(TokioIo::new(self.open(key, false).await?)).await
+    async fn open_http1(
+        &self,
+        key: &PoolKey,
+        connect_timeout: Duration,
+        limit: WriteLimit,
+    ) -> Result<pool::Http1Sender, UpstreamError> {
+        let io = self.open(key, false, connect_timeout, limit).await?;
+        http1_handshake(TokioIo::new(io)).await
     }
 
     /// A new connection to `key`: TCP, then TLS (offering `h2` or `http/1.1`) if the key says so.
-    async fn open(&self, key: &PoolKey, http2: bool) -> Result<UpstreamIo, UpstreamError> {
+    async fn open(
+        &self,
+        key: &PoolKey,
+        http2: bool,
+        connect_timeout: Duration,
+        limit: WriteLimit,
+    ) -> Result<UpstreamIo, UpstreamError> {
         let connect = |error| UpstreamError::new(FailureKind::Connect, error);
-        let stream = self.connect(&key.peer).await.map_err(connect)?;
-        if !key.tls {
-            return Ok(UpstreamIo::Left(stream));
-        }
-        let stream = self
-            .tls
-            .handshake(&key.peer, http2, stream)
+        let stream = connect_to(&key.peer, connect_timeout)
             .await
             .map_err(connect)?;
-        Ok(UpstreamIo::Right(Box::new(stream)))
+        let stream = if key.tls {
+            let stream = self
+                .tls
+                .handshake(&key.peer, http2, stream)
+                .await
+                .map_err(connect)?;
+            Either::Right(Box::new(stream))
+        } else {
+            Either::Left(stream)
+        };
+        Ok(SendTimeout::new(stream, limit, self.timer.clone()))
     }
 
     fn lend(
         &self,
         sender: pool::Http1Sender,
         key: PoolKey,
+        age: pool::Age,
         response: Response<Incoming>,
         outgoing: &Outgoing,
     ) -> Exchange {
         let home = Home {
             pool: self.pool.clone(),
             key,
+            age,
         };
         let loan = Some(Loan::new(sender, home, outgoing.request_body.clone()));
         Exchange {
@@ -313,7 +360,10 @@ impl Upstream {
         absolute_form(&mut request, &key);
         let (mut sender, pooled) = match self.pool.http2(&key) {
             Some(sender) => (sender, true),
-            None => match self.open_http2(&key).await {
+            None => match self
+                .open_http2(&key, outgoing.timeouts.connect, outgoing.timeouts.send)
+                .await
+            {
                 Ok(sender) => {
                     self.pool.set_http2(key.clone(), sender.clone());
                     (sender, false)
@@ -346,28 +396,39 @@ impl Upstream {
     }
 
     /// A new HTTP/2 connection to `key`, driven by its own task.
-    async fn open_http2(&self, key: &PoolKey) -> Result<pool::Http2Sender, UpstreamError> {
-        http2_handshake(TokioIo::new(self.open(key, true).await?)).await
+    async fn open_http2(
+        &self,
+        key: &PoolKey,
+        connect_timeout: Duration,
+        send_timeout: Duration,
+    ) -> Result<pool::Http2Sender, UpstreamError> {
+        // An HTTP/2 connection is shared by every route to the peer: the send timeout of the
+        // route that opened it applies to all its streams.
+        let limit = WriteLimit::default();
+        limit.set(send_timeout);
+        let io = self.open(key, true, connect_timeout, limit).await?;
+        http2_handshake(TokioIo::new(io)).await
     }
+}
 
-    async fn connect(&self, peer: &PeerKey) -> io::Result<TcpStream> {
-        let connecting = async {
-            match peer {
-                PeerKey::Address(address) => TcpStream::connect(address).await,
-                PeerKey::Name(host, port) => TcpStream::connect((&**host, *port)).await,
-            }
-        };
-        let stream = tokio::time::timeout(self.connect_timeout, connecting)
-            .await
-            .map_err(|_elapsed| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("connect timed out after {:?}", self.connect_timeout),
-                )
-            })??;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    }
+/// A TCP connection to `peer`, within `timeout`.
+async fn connect_to(peer: &PeerKey, timeout: Duration) -> io::Result<TcpStream> {
+    let connecting = async {
+        match peer {
+            PeerKey::Address(address) => TcpStream::connect(address).await,
+            PeerKey::Name(host, port) => TcpStream::connect((&**host, *port)).await,
+        }
+    };
+    let stream = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_elapsed| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connect timed out after {timeout:?}"),
+            )
+        })??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// What a hyper client error means, once the request (or part of it) went out.
@@ -378,6 +439,8 @@ fn classify_hyper(error: &hyper::Error, pooled: bool, outgoing: &Outgoing) -> Fa
         .is_some_and(|cell| cell.client_failed())
     {
         FailureKind::ClientBody
+    } else if is_send_timeout(error) {
+        FailureKind::Timeout
     } else if pooled && error.is_incomplete_message() {
         FailureKind::Stale
     } else if error.is_parse() || error.is_parse_status() {
@@ -387,8 +450,21 @@ fn classify_hyper(error: &hyper::Error, pooled: bool, outgoing: &Outgoing) -> Fa
     }
 }
 
+/// Whether hyper failed because a write stalled past `proxy-send-timeout`.
+fn is_send_timeout(error: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::TimedOut;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// A copy of a bodiless request's head, to send again.
-fn bodiless_copy(request: &Request<RequestBody>) -> Box<Request<RequestBody>> {
+/// A copy of a request without a body (method, target, version and header fields).
+pub(crate) fn bodiless_copy(request: &Request<RequestBody>) -> Box<Request<RequestBody>> {
     let mut copy = Request::new(RequestBody::empty());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();

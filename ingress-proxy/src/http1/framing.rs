@@ -33,9 +33,9 @@ pub(super) struct FramingFields {
     persistence: Persistence,
 }
 
-/// The `Content-Length` lines seen so far.
+/// What `Content-Length` lines say together.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum ContentLength {
+pub(crate) enum ContentLength {
     #[default]
     Absent,
     Length(u64),
@@ -48,6 +48,19 @@ enum ContentLength {
 struct Persistence {
     close: bool,
     keep_alive: bool,
+}
+
+impl ContentLength {
+    /// Judges `lines` together, by the codec's rule: every line and list element the same
+    /// number, else [`ContentLength::Invalid`]. For heads the codec did not read (hyper's), so
+    /// both transports hand on the same length.
+    pub(crate) fn of<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut fields = FramingFields::default();
+        for line in lines {
+            fields.note_length(line);
+        }
+        fields.content_length
+    }
 }
 
 impl FramingFields {

@@ -8,11 +8,13 @@
 //! front ([`Rewind`]), so hyper serves it, and the rest of the connection, exactly as it would
 //! have from the start (including its `400` and `431` answers).
 //!
-//! Same behaviour as hyper's server where a client can tell: the request-head timeout runs
-//! from the moment a head is awaited (so idle keep-alive connections close after it too);
-//! pipelined requests are answered in order; `Connection: close` and HTTP/1.0 without
-//! `keep-alive` end the connection after the response; during shutdown the connection closes
-//! once the response in flight is written, with `Connection: close`.
+//! Same behaviour as hyper's server where a client can tell: pipelined requests are answered
+//! in order; `Connection: close` and HTTP/1.0 without `keep-alive` end the connection after
+//! the response; during shutdown the connection closes once the response in flight is
+//! written, with `Connection: close`. Timeouts, as nginx's: the first request's head must
+//! arrive within `client-header-timeout`; between requests the connection may idle for
+//! `keep-alive`, and once a next head has begun it has `client-header-timeout` again. After
+//! `keep-alive-requests` responses (or each one with `keep-alive: 0`) the connection closes.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -89,8 +91,11 @@ where
     let mut read = BytesMut::new();
     let mut out = Vec::new();
     let mut drained = Drained::new(&context.drain);
+    let settings = connection.settings;
     loop {
         let mut deadline = None;
+        // Between two requests, before the next head's first byte: the keep-alive idle time.
+        let mut idle = connection.served() > 0 && read.is_empty();
         let inline = loop {
             match parse_request_head(&mut read, context.head_limits) {
                 Parsed::Inline(inline) => break inline,
@@ -111,13 +116,22 @@ where
                 if Pin::new(&mut drained).poll(cx).is_ready() {
                     return Poll::Ready(Waited::Draining);
                 }
-                // The head timeout starts when the connection first has to wait for a head.
-                let deadline = deadline
-                    .get_or_insert_with(|| context.timer.deadline(context.request_header_timeout));
+                // The timeout starts when the connection first has to wait.
+                let deadline = deadline.get_or_insert_with(|| {
+                    context.timer.deadline(match idle {
+                        true => settings.keep_alive,
+                        false => settings.header_timeout,
+                    })
+                });
                 Pin::new(deadline).poll(cx).map(|()| Waited::TimedOut)
             })
             .await;
             match waited {
+                // The next head has begun: from now on the head timeout.
+                Waited::Read if idle => {
+                    idle = false;
+                    deadline = None;
+                }
                 Waited::Read => {}
                 Waited::Closed | Waited::Draining => return None,
                 Waited::Failed(error) => {
@@ -142,7 +156,9 @@ where
                 Err(never) => match never {},
             };
         let request = RequestFacts {
-            keep_alive: request.keep_alive && !context.drain.is_cancelled(),
+            keep_alive: request.keep_alive
+                && !context.drain.is_cancelled()
+                && !connection.closing(),
             ..request
         };
         let persists = match write_response(&mut io, response, request, &mut out).await {

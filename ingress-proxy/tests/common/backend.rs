@@ -143,6 +143,12 @@ async fn respond(
         "keep-alive",
         "x_underscore",
         "x-request-id",
+        "x-forwarded-prefix",
+        "x-code",
+        "x-original-uri",
+        "x-ingress-name",
+        "x-service-name",
+        "x-format",
     ] {
         let value = request
             .headers()
@@ -184,6 +190,13 @@ async fn respond(
         state.held.notify_one();
         state.release.notified().await;
         full(name)
+    } else if path.strip_prefix("/unavailable-on/") == Some(name) {
+        let mut response = Response::new(full(name));
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+            .headers_mut()
+            .insert("x-backend", HeaderValue::from_static(name));
+        return Ok(response);
     } else if path == "/stall" {
         tokio::time::sleep(Duration::from_secs(30)).await;
         full(name)

@@ -57,11 +57,6 @@ impl Framing {
         )
     }
 
-    /// Whether the head carries more than one `Content-Length` field.
-    pub fn has_length_twice(&self) -> bool {
-        matches!(self, Framing::LengthTwice(_) | Framing::LengthConflict)
-    }
-
     /// Whether the chunked body ends its lines with a bare LF.
     pub fn has_bare_lf_chunks(&self) -> bool {
         matches!(self, Framing::ChunkedMalformed(body) if body.contains('\n') && !body.contains('\r'))

@@ -31,6 +31,18 @@ use tokio::task::JoinHandle;
 pub const NS: &str = "default";
 
 /// A table whose class selection takes Ingresses without a class.
+/// Applies a ConfigMap of the global configuration with `pairs` as its data, and commits.
+pub fn configmap(writer: &mut TableWriter, pairs: &[(&str, &str)]) {
+    writer.apply(ingress_core::Change::UpsertGlobalConfig {
+        source: ingress_core::ObjectKey::new("ingress-nginx", "ingress-nginx-controller"),
+        data: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    });
+    writer.commit();
+}
+
 pub fn table() -> (TableWriter, TableReader) {
     table_with(None)
 }
@@ -110,9 +122,11 @@ pub fn service(name: &str, port_name: Option<&str>) -> Service {
     Service {
         meta: ObjectMeta::new(NS, name, Some(1)),
         service_type: Default::default(),
+        cluster_ip: None,
         ports: vec![ServicePort {
             name: port_name.map(str::to_owned),
             port: 80,
+            app_protocol: None,
         }],
     }
 }

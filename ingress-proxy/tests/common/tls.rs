@@ -102,6 +102,42 @@ pub async fn connect(
     (stream, leaf)
 }
 
+/// Tries a handshake offering only `versions` and, when given, only the TLS 1.2 suite
+/// `tls12_suite` (TLS 1.3 suites stay): the negotiated version and suite, or the error.
+#[allow(dead_code)] // not every test binary checks protocol settings
+pub async fn handshake(
+    address: SocketAddr,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    tls12_suite: Option<rustls::CipherSuite>,
+) -> Result<(rustls::ProtocolVersion, rustls::CipherSuite), String> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(wanted) = tls12_suite {
+        provider.cipher_suites.retain(|suite| {
+            matches!(suite, rustls::SupportedCipherSuite::Tls13(_)) || suite.suite() == wanted
+        });
+    }
+    let provider = Arc::new(provider);
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(address)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("a.example").expect("server name");
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = stream.get_ref().1;
+    Ok((
+        session.protocol_version().expect("version"),
+        session.negotiated_cipher_suite().expect("suite").suite(),
+    ))
+}
+
 /// Sends one request over an established TLS stream, HTTP/2 if ALPN chose `h2`.
 pub async fn request(stream: TlsStream<TcpStream>, request: Request<Full<Bytes>>) -> Answer {
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");

@@ -3,8 +3,8 @@
 //!
 //! | kind | sent? | whose fault | retry |
 //! |---|---|---|---|
-//! | [`FailureKind::Connect`] | nothing | endpoint | another endpoint, once, any method |
-//! | [`FailureKind::NotSent`] | nothing | connection | pooled: the next connection, any method; new: another endpoint, once |
+//! | [`FailureKind::Connect`] | nothing | endpoint | another endpoint, any method, as `proxy-next-upstream` allows (`error`, or `timeout` for a connect timeout; 3 tries) |
+//! | [`FailureKind::NotSent`] | nothing | connection | pooled: the next connection, any method; new: another endpoint, as for `Connect` |
 //! | [`FailureKind::Stale`] | maybe | keep-alive race | the next connection, idempotent methods only |
 //! | [`FailureKind::Timeout`] | yes | endpoint | no (`504`) |
 //! | [`FailureKind::Protocol`] | yes | endpoint | no (`502`) |
@@ -152,17 +152,24 @@ impl Failure {
         }
     }
 
-    /// The one retry policy. `retried`: an earlier attempt already went to another endpoint.
-    pub(crate) fn retry(&self, idempotent: bool, retried: bool) -> Retry {
+    /// The one retry policy. `may_move`: the route's `proxy-next-upstream` allows going on
+    /// to another endpoint after this failure (its conditions, tries and time).
+    pub(crate) fn retry(&self, idempotent: bool, may_move: bool) -> Retry {
         if self.request.is_none() {
             return Retry::No;
         }
         match (self.error.kind, self.pooled) {
             (FailureKind::NotSent, true) => Retry::SameEndpoint,
             (FailureKind::Stale, true) if idempotent => Retry::SameEndpoint,
-            (FailureKind::Connect | FailureKind::NotSent, _) if !retried => Retry::OtherEndpoint,
+            (FailureKind::Connect | FailureKind::NotSent, _) if may_move => Retry::OtherEndpoint,
             _ => Retry::No,
         }
+    }
+
+    /// Whether the attempt failed by a connect timeout (`proxy-next-upstream`'s `timeout`),
+    /// as opposed to an error (`error`).
+    pub(crate) fn is_connect_timeout(&self) -> bool {
+        self.error.kind == FailureKind::Connect && self.error.is_timeout()
     }
 }
 
@@ -182,28 +189,28 @@ mod tests {
     fn retry_policy_table() {
         use FailureKind::*;
         use Retry::*;
-        // (kind, pooled, resendable, idempotent, retried) → decision
+        // (kind, pooled, resendable, idempotent, may move on) → decision
         let table = [
-            (Connect, false, true, false, false, OtherEndpoint),
-            (Connect, false, true, true, true, No),
-            (NotSent, true, true, false, false, SameEndpoint),
+            (Connect, false, true, false, true, OtherEndpoint),
+            (Connect, false, true, true, false, No),
             (NotSent, true, true, false, true, SameEndpoint),
-            (NotSent, false, true, false, false, OtherEndpoint),
-            (NotSent, false, true, false, true, No),
-            (Stale, true, true, true, false, SameEndpoint),
-            (Stale, true, true, false, false, No),
-            (Stale, true, false, true, false, No),
-            (Timeout, false, true, true, false, No),
-            (Protocol, true, true, true, false, No),
-            (Io, true, true, true, false, No),
-            (ClientBody, false, true, true, false, No),
-            (Connect, false, false, true, false, No),
+            (NotSent, true, true, false, false, SameEndpoint),
+            (NotSent, false, true, false, true, OtherEndpoint),
+            (NotSent, false, true, false, false, No),
+            (Stale, true, true, true, true, SameEndpoint),
+            (Stale, true, true, false, true, No),
+            (Stale, true, false, true, true, No),
+            (Timeout, false, true, true, true, No),
+            (Protocol, true, true, true, true, No),
+            (Io, true, true, true, true, No),
+            (ClientBody, false, true, true, true, No),
+            (Connect, false, false, true, true, No),
         ];
-        for (kind, pooled, resendable, idempotent, retried, expected) in table {
-            let decided = failure(kind, pooled, resendable).retry(idempotent, retried);
+        for (kind, pooled, resendable, idempotent, may_move, expected) in table {
+            let decided = failure(kind, pooled, resendable).retry(idempotent, may_move);
             assert_eq!(
                 decided, expected,
-                "{kind:?} pooled={pooled} resendable={resendable} idempotent={idempotent} retried={retried}"
+                "{kind:?} pooled={pooled} resendable={resendable} idempotent={idempotent} may_move={may_move}"
             );
         }
     }

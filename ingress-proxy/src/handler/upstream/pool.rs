@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use hyper::client::conn::{http1, http2};
 
 use super::connection::Connection;
+use super::send_timeout::WriteLimit;
 use crate::body::{BodyCell, RequestBody};
 use crate::coarse_timer::CoarseTimer;
+use ingress_core::TableReader;
 
 /// Where an upstream connection goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,16 +64,49 @@ pub(crate) struct Pool {
     pub(crate) http1: IdleSet<Http1Sender>,
     /// Shared HTTP/2 connections, with when each was last used.
     http2: Mutex<PeerMap<Idle<Http2Sender>>>,
-    idle_timeout: Duration,
-    max_idle_per_peer: usize,
+    /// The embedder's settings, used while no ConfigMap is in force.
+    embedder: PoolSettings,
+    /// The route table, whose ConfigMap's `upstream-keepalive-*` keys decide when present.
+    table: TableReader,
     /// Ages of idle connections need no precision: the coarse clock costs no clock read.
     clock: CoarseTimer,
+}
+
+/// How long and how often upstream connections are reused: ingress-nginx's
+/// `upstream-keepalive-timeout`, `-connections`, `-requests` and `-time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolSettings {
+    /// An idle connection is closed after this.
+    pub(crate) idle_timeout: Duration,
+    /// Idle connections kept per peer (`0`: none is reused).
+    pub(crate) max_idle_per_peer: usize,
+    /// Exchanges a connection carries before it is closed; `0`: no limit.
+    pub(crate) max_requests: u32,
+    /// The longest a connection is reused after it was opened; `None`: no limit.
+    pub(crate) max_lifetime: Option<Duration>,
 }
 
 #[derive(Debug)]
 struct Idle<C> {
     connection: C,
     since: Instant,
+    age: Age,
+}
+
+/// A connection's history: when it was opened and how many exchanges it carried; and the
+/// handle of its `proxy-send-timeout`, set by each exchange.
+#[derive(Debug, Clone)]
+pub(crate) struct Age {
+    born: Instant,
+    uses: u32,
+    write_limit: WriteLimit,
+}
+
+impl Age {
+    /// The connection's send-timeout handle.
+    pub(crate) fn write_limit(&self) -> WriteLimit {
+        self.write_limit.clone()
+    }
 }
 
 /// Where a connection lent to one exchange goes back to once that exchange has ended.
@@ -79,6 +114,8 @@ struct Idle<C> {
 pub(crate) struct Home {
     pub(crate) pool: Arc<Pool>,
     pub(crate) key: PoolKey,
+    /// The connection's history (fresh ones: [`Pool::fresh`]).
+    pub(crate) age: Age,
 }
 
 /// A hyper HTTP/1.1 connection lent to one exchange; [`Loan::give_back`] returns it.
@@ -112,28 +149,32 @@ impl<C: Reusable> IdleSet<C> {
 
     /// The newest idle connection to `key` that is younger than `max_age` and usable; older
     /// or unusable ones on the way are closed.
-    fn take(&self, key: &PoolKey, now: Instant, max_age: Duration) -> Option<C> {
+    fn take(&self, key: &PoolKey, now: Instant, max_age: Duration) -> Option<(C, Age)> {
         let mut peers = lock(&self.peers);
         let idle = peers.get_mut(key)?;
         while let Some(mut entry) = idle.pop() {
             if now.duration_since(entry.since) < max_age && entry.connection.is_usable() {
-                return Some(entry.connection);
+                return Some((entry.connection, entry.age));
             }
         }
         None
     }
 
     /// Keeps `connection` for the next request; when `max_idle` wait already, the oldest is
-    /// closed.
-    fn put(&self, key: PoolKey, connection: C, now: Instant, max_idle: usize) {
+    /// closed (with `max_idle` zero, `connection` itself).
+    fn put(&self, key: PoolKey, connection: C, now: Instant, age: Age, max_idle: usize) {
+        if max_idle == 0 {
+            return;
+        }
         let mut peers = lock(&self.peers);
         let idle = peers.entry(key).or_default();
-        if idle.len() >= max_idle {
+        while idle.len() >= max_idle {
             idle.remove(0);
         }
         idle.push(Idle {
             connection,
             since: now,
+            age,
         });
     }
 
@@ -149,30 +190,64 @@ impl<C: Reusable> IdleSet<C> {
 }
 
 impl Pool {
-    pub(crate) fn new(
-        idle_timeout: Duration,
-        max_idle_per_peer: usize,
-        clock: CoarseTimer,
-    ) -> Self {
+    pub(crate) fn new(embedder: PoolSettings, table: TableReader, clock: CoarseTimer) -> Self {
         Pool {
             inline: IdleSet::new(),
             http1: IdleSet::new(),
             http2: Mutex::new(PeerMap::default()),
-            idle_timeout,
-            max_idle_per_peer,
+            embedder,
+            table,
             clock,
         }
     }
 
-    /// The most recently used idle connection of `set` to `key` that is still usable.
-    pub(crate) fn take<C: Reusable>(&self, set: &IdleSet<C>, key: &PoolKey) -> Option<C> {
-        set.take(key, self.clock.coarse_now(), self.idle_timeout)
+    /// The settings in force: the ConfigMap's `upstream-keepalive-*` keys when one is, else
+    /// the embedder's.
+    pub(crate) fn settings(&self) -> PoolSettings {
+        let table = self.table.load();
+        let global = table.global_config();
+        match global.configmap {
+            Some(_) => PoolSettings {
+                idle_timeout: global.upstream_keepalive_timeout,
+                max_idle_per_peer: usize::try_from(global.upstream_keepalive_connections)
+                    .unwrap_or(usize::MAX),
+                max_requests: global.upstream_keepalive_requests,
+                max_lifetime: Some(global.upstream_keepalive_time).filter(|t| !t.is_zero()),
+            },
+            None => self.embedder,
+        }
     }
 
-    fn put<C: Reusable>(&self, set: &IdleSet<C>, key: PoolKey, mut connection: C) {
-        if connection.is_usable() {
-            let now = self.clock.coarse_now();
-            set.put(key, connection, now, self.max_idle_per_peer);
+    /// The history of a connection opened now.
+    pub(crate) fn fresh(&self) -> Age {
+        Age {
+            born: self.clock.coarse_now(),
+            uses: 0,
+            write_limit: WriteLimit::default(),
+        }
+    }
+
+    /// The most recently used idle connection of `set` to `key` that is still usable.
+    pub(crate) fn take<C: Reusable>(&self, set: &IdleSet<C>, key: &PoolKey) -> Option<(C, Age)> {
+        set.take(key, self.clock.coarse_now(), self.settings().idle_timeout)
+    }
+
+    /// Keeps a connection whose exchange has ended, unless it has carried
+    /// `upstream-keepalive-requests` exchanges or lived `upstream-keepalive-time` (then it is
+    /// dropped, which closes it).
+    fn put<C: Reusable>(&self, set: &IdleSet<C>, key: PoolKey, mut connection: C, age: Age) {
+        let settings = self.settings();
+        let now = self.clock.coarse_now();
+        let age = Age {
+            uses: age.uses.saturating_add(1),
+            ..age
+        };
+        let worn = settings.max_requests != 0 && age.uses >= settings.max_requests;
+        let old = settings
+            .max_lifetime
+            .is_some_and(|limit| now.duration_since(age.born) >= limit);
+        if !worn && !old && connection.is_usable() {
+            set.put(key, connection, now, age, settings.max_idle_per_peer);
         }
     }
 
@@ -198,6 +273,7 @@ impl Pool {
         let entry = Idle {
             connection: sender,
             since: self.clock.coarse_now(),
+            age: self.fresh(),
         };
         lock(&self.http2).insert(key, entry);
     }
@@ -212,10 +288,11 @@ impl Pool {
     /// still open on it (a long response, say) have ended.
     pub(crate) fn sweep(&self) {
         let now = self.clock.coarse_now();
-        self.inline.sweep(now, self.idle_timeout);
-        self.http1.sweep(now, self.idle_timeout);
+        let idle_timeout = self.settings().idle_timeout;
+        self.inline.sweep(now, idle_timeout);
+        self.http1.sweep(now, idle_timeout);
         lock(&self.http2).retain(|_, entry| {
-            !entry.connection.is_closed() && now.duration_since(entry.since) < self.idle_timeout
+            !entry.connection.is_closed() && now.duration_since(entry.since) < idle_timeout
         });
     }
 }
@@ -240,8 +317,8 @@ impl Loan {
             .as_ref()
             .is_none_or(|cell| cell.is_finished())
         {
-            let Home { pool, key } = self.home;
-            pool.put(&pool.http1, key, self.sender);
+            let Home { pool, key, age } = self.home;
+            pool.put(&pool.http1, key, self.sender, age);
         }
     }
 }
@@ -249,7 +326,8 @@ impl Loan {
 impl Home {
     /// Keeps an inline-client connection whose exchange has ended for the next request.
     pub(crate) fn put_inline(self, connection: Connection) {
-        self.pool.put(&self.pool.inline, self.key, connection);
+        self.pool
+            .put(&self.pool.inline, self.key, connection, self.age);
     }
 }
 
