@@ -4,17 +4,24 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ingress_core::{ClassSelection, ObjectKey, PortRef, ServiceRef, TableConfig};
+use ingress_core::{ClassSelection, ObjectKey, ServiceRef, TableConfig};
 use ingress_proxy::{AccessLog, AccessLogDestination, AccessLogFormat};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::cluster::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
+
+mod certgen;
+mod parse;
+
 use crate::manifest::{self, ManifestSource};
+pub use certgen::CertgenCommand;
+pub use parse::{
+    parse_access_log, parse_duration, parse_listen_address, parse_object_key, parse_service_ref,
+};
 
 /// The controller name this binary claims IngressClasses for (`spec.controller`); deploy/ uses it.
 pub const DEFAULT_CONTROLLER_NAME: &str = "ingress-engine.dev/controller";
@@ -58,6 +65,11 @@ pub struct Args {
     /// TLS Secret served when no Ingress's tls entry matches the SNI name.
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key, global = true)]
     pub default_ssl_certificate: Option<ObjectKey>,
+    /// The ConfigMap holding the global configuration (ingress-nginx's keys): watched in
+    /// cluster mode; with --manifests, the `kind: ConfigMap` document of that namespace and
+    /// name (other ConfigMaps are ignored).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key, global = true)]
+    pub configmap: Option<ObjectKey>,
     /// Service that answers requests no rule matches (default: a built-in 404).
     #[arg(long, value_name = "NAMESPACE/NAME:PORT", value_parser = parse_service_ref, global = true)]
     pub default_backend_service: Option<ServiceRef>,
@@ -72,6 +84,28 @@ pub struct Args {
     /// Service whose addresses are written to Ingress status.
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
     pub publish_service: Option<ObjectKey>,
+    /// Serve the validating admission webhook on this address (`:8443`, ingress-nginx's
+    /// flag); needs --validating-webhook-certificate and --validating-webhook-key.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_address, requires_all = ["validating_webhook_certificate", "validating_webhook_key"])]
+    pub validating_webhook: Option<SocketAddr>,
+    /// The webhook's serving certificate chain (PEM).
+    #[arg(long, value_name = "PATH")]
+    pub validating_webhook_certificate: Option<PathBuf>,
+    /// The webhook's private key (PEM).
+    #[arg(long, value_name = "PATH")]
+    pub validating_webhook_key: Option<PathBuf>,
+    /// With neither publish flag: publish the nodes' InternalIP before their ExternalIP
+    /// (ingress-nginx's flag).
+    #[arg(long)]
+    pub report_node_internal_ip_address: bool,
+    /// When the leader shuts down and no other controller pod is ready, remove the published
+    /// addresses from the Ingresses (ingress-nginx's flag, on by default).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub update_status_on_shutdown: bool,
+    /// Watch Ingresses, Services, EndpointSlices and Secrets of this namespace only
+    /// (ingress-nginx's flag; default: every namespace). Cluster mode only.
+    #[arg(long, value_name = "NAMESPACE", conflicts_with = "manifests")]
+    pub watch_namespace: Option<String>,
     /// Log format of the diagnostic log.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -94,6 +128,15 @@ pub struct Args {
         default_value = "ingress-engine"
     )]
     pub election_namespace: String,
+    /// How long a leader's Lease lasts without renewal (ingress-nginx's `--election-ttl`); the
+    /// leader steps down when renewals fail for half of it, standbys retry every 2 s.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub election_ttl: Duration,
+    /// Every HTTP and HTTPS connection begins with a PROXY protocol header (v1 or v2) naming
+    /// the client, as ingress-lb or another balancer with `proxy_protocol` sends it (the
+    /// ConfigMap's `use-proxy-protocol` decides when one is in force).
+    #[arg(long)]
+    pub use_proxy_protocol: bool,
     /// Turn off the inline HTTP/1.1 fast paths: every request goes through hyper's server and
     /// client (same answers, more CPU per request; to compare, or to rule them out).
     #[arg(long)]
@@ -112,6 +155,13 @@ pub enum Command {
         /// standard input.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// The validating webhook's certificates, as the tutorial's admission-create and
+    /// admission-patch Jobs do (no other image needed).
+    Certgen {
+        /// The step.
+        #[command(subcommand)]
+        step: CertgenCommand,
     },
     /// Explain where a request would go in a set of manifests: the winning rule, every other
     /// candidate and why it lost, and the eligible endpoints.
@@ -168,9 +218,32 @@ pub enum CliError {
     /// The manifest directory could not be watched.
     #[error("cannot watch the manifest directory: {0}")]
     Watch(#[from] notify::Error),
+    /// The validating webhook could not start.
+    #[error("{0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
     /// The data plane failed to start.
     #[error("proxy: {0}")]
     Proxy(#[from] ingress_proxy::ProxyError),
+}
+
+/// The webhook's listener, when `--validating-webhook` is given (clap requires the other two).
+fn webhook_config(args: &Args) -> Option<crate::webhook::WebhookConfig> {
+    Some(crate::webhook::WebhookConfig {
+        addr: args.validating_webhook?,
+        certificate: args.validating_webhook_certificate.clone()?,
+        key: args.validating_webhook_key.clone()?,
+    })
+}
+
+/// `ingress-proxy certgen …`: returns whether the step succeeded.
+pub async fn certgen(args: &Args, step: &CertgenCommand) -> bool {
+    match cluster_client(args.kubeconfig.as_ref()).await {
+        Ok(client) => certgen::run(step, client).await,
+        Err(error) => {
+            eprintln!("ingress-proxy certgen: {error}");
+            false
+        }
+    }
 }
 
 impl Args {
@@ -209,13 +282,19 @@ impl Args {
         ]
     }
 
-    fn publish_status(&self) -> PublishStatus {
+    /// `own_pod`: this controller's pod, when it runs in one.
+    fn publish_status(&self, own_pod: Option<&ObjectKey>) -> PublishStatus {
         if let Some(service) = &self.publish_service {
             PublishStatus::Service(service.clone())
-        } else if self.publish_status_address.is_empty() {
-            PublishStatus::None
-        } else {
+        } else if !self.publish_status_address.is_empty() {
             PublishStatus::Addresses(self.publish_status_address.clone())
+        } else if let Some(pod) = own_pod {
+            PublishStatus::ControllerPods {
+                pod: pod.clone(),
+                internal_first: self.report_node_internal_ip_address,
+            }
+        } else {
+            PublishStatus::None
         }
     }
 }
@@ -264,7 +343,8 @@ fn read_stdin_if_named(paths: &[PathBuf]) -> Option<String> {
 /// object would apply.
 pub fn check(args: &Args, paths: &[PathBuf]) -> bool {
     let (inputs, unreadable) = manifest::read_inputs(paths, read_stdin_if_named(paths).as_deref());
-    let mut report = manifest::check(&inputs, args.table_config());
+    let mut report =
+        manifest::check_with_configmap(&inputs, args.table_config(), args.configmap.as_ref());
     report.errors.splice(0..0, unreadable);
     print_report(&report);
     report.passed()
@@ -326,7 +406,7 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
     let source = match &args.manifests {
         Some(dir) => {
             tracing::info!(dir = %dir.display(), "serving from a manifest directory");
-            let source = ManifestSource::new(dir);
+            let source = ManifestSource::new(dir).with_global_configmap(args.configmap.clone());
             let stop = stop.clone();
             tokio::spawn(async move {
                 source
@@ -340,22 +420,47 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
             let identity = std::env::var("POD_NAME")
                 .or_else(|_| std::env::var("HOSTNAME"))
                 .unwrap_or_else(|_| format!("ingress-proxy-{}", std::process::id()));
+            let (renew_deadline, retry_period) = LeaseConfig::timings(args.election_ttl);
+            // In a pod (the Downward API's POD_NAME, and POD_NAMESPACE or --election-namespace).
+            let own_pod = std::env::var("POD_NAME")
+                .ok()
+                .filter(|name| !name.is_empty())
+                .map(|name| ObjectKey::new(&args.election_namespace, &name));
             let config = ClusterConfig {
-                publish: args.publish_status(),
+                publish: args.publish_status(own_pod.as_ref()),
+                own_pod,
+                update_status_on_shutdown: args.update_status_on_shutdown,
                 lease: LeaseConfig {
                     name: args.election_id.clone(),
                     namespace: args.election_namespace.clone(),
                     identity,
-                    duration: Duration::from_secs(30),
-                    renew_interval: Duration::from_secs(15),
+                    duration: args.election_ttl,
+                    renew_deadline,
+                    retry_period,
                 },
                 debounce: Duration::from_millis(100),
+                debounce_ceiling: Duration::from_secs(1),
+                watch_namespace: args.watch_namespace.clone(),
                 reporter: args.controller_name.clone(),
+                configmap: args.configmap.clone(),
             };
             let source = ClusterSource::new(client, config);
+            let webhook = match webhook_config(&args) {
+                Some(config) => Some(crate::webhook::bind(&config, source.admission()).await?.1),
+                None => None,
+            };
             let stop = stop.clone();
             tokio::spawn(async move {
-                source.run(writer, until(stop)).await;
+                let serving = async {
+                    match webhook {
+                        Some(webhook) => webhook.await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = source.run(writer, until(stop)) => {}
+                    () = serving => {}
+                }
                 Ok(())
             })
         }
@@ -377,6 +482,13 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
 fn proxy_config(args: &Args) -> ingress_proxy::ProxyConfig {
     ingress_proxy::ProxyConfig {
         inline_http1: !args.disable_inline_http1,
+        use_proxy_protocol: args.use_proxy_protocol,
+        // ingress-nginx's constant metric labels: the pod's own (Downward API) and the class.
+        controller: ingress_proxy::ControllerLabels {
+            namespace: std::env::var("POD_NAMESPACE").unwrap_or_default(),
+            class: args.controller_name.clone(),
+            pod: std::env::var("POD_NAME").unwrap_or_default(),
+        },
         access_log: AccessLog {
             destination: args.access_log.clone(),
             format: match args.access_log_format {
@@ -397,9 +509,12 @@ async fn cluster_client(kubeconfig: Option<&PathBuf>) -> Result<kube::Client, Cl
             let config = kube::Config::from_custom_kubeconfig(file, &options)
                 .await
                 .map_err(|e| error(&e))?;
-            kube::Client::try_from(config).map_err(|e| error(&e))?
+            kube::Client::try_from(crate::cluster::identified(config)).map_err(|e| error(&e))?
         }
-        None => kube::Client::try_default().await.map_err(|e| error(&e))?,
+        None => {
+            let config = kube::Config::infer().await.map_err(|e| error(&e))?;
+            kube::Client::try_from(crate::cluster::identified(config)).map_err(|e| error(&e))?
+        }
     };
     Ok(client)
 }
@@ -424,47 +539,6 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// `--access-log`: `off`, `stdout`, or a file path.
-pub fn parse_access_log(text: &str) -> Result<AccessLogDestination, String> {
-    match text {
-        "" => Err("expected off, stdout or a file path".to_owned()),
-        "off" => Ok(AccessLogDestination::Off),
-        "stdout" | "-" => Ok(AccessLogDestination::Stdout),
-        path => Ok(AccessLogDestination::File(PathBuf::from(path))),
-    }
-}
-
-/// `NAMESPACE/NAME`.
-pub fn parse_object_key(text: &str) -> Result<ObjectKey, String> {
-    match text.split_once('/') {
-        Some((namespace, name))
-            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
-        {
-            Ok(ObjectKey::new(namespace, name))
-        }
-        _ => Err(format!("{text:?}: expected NAMESPACE/NAME")),
-    }
-}
-
-/// `NAMESPACE/NAME:PORT` (a port number or name).
-pub fn parse_service_ref(text: &str) -> Result<ServiceRef, String> {
-    let (key, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{text:?}: expected NAMESPACE/NAME:PORT"))?;
-    let key = parse_object_key(key)?;
-    let port = match port.parse::<u16>() {
-        Ok(0) => return Err(format!("{text:?}: port 0 is not a port")),
-        Ok(number) => PortRef::Number(number),
-        Err(_) if !port.is_empty() => PortRef::Name(Arc::from(port)),
-        Err(_) => return Err(format!("{text:?}: expected NAMESPACE/NAME:PORT")),
-    };
-    Ok(ServiceRef {
-        namespace: key.namespace,
-        name: key.name,
-        port,
-    })
 }
 
 #[cfg(test)]

@@ -58,6 +58,9 @@
 //!   conversions and the manifest parser (no tokio, no kube client); `watch` adds directory
 //!   watching; `cluster` adds kube; `binary` adds the CLI and the data plane.
 
+pub mod admission;
+#[cfg(feature = "binary")]
+pub mod certgen;
 #[cfg(feature = "binary")]
 pub mod cli;
 #[cfg(feature = "cluster")]
@@ -65,9 +68,11 @@ pub mod cluster;
 pub mod convert;
 mod diagnostic_log;
 pub mod manifest;
+#[cfg(feature = "binary")]
+pub mod webhook;
 
 #[cfg(feature = "cluster")]
-pub use cluster::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
+pub use cluster::{AdmissionHandle, ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
 pub use convert::{
     ConvertError, ConvertProblem, DEFAULT_NAMESPACE, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE,
 };

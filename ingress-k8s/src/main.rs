@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             scheme,
             paths,
         }) => Some(cli::explain(&args, paths, host.as_deref(), path, *scheme)),
-        None => None,
+        Some(Command::Certgen { .. }) | None => None,
     };
     if let Some(passed) = done {
         return if passed {
@@ -38,6 +38,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Certgen { step }) = &args.command {
+        return match runtime.block_on(cli::certgen(&args, step)) {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
+        };
+    }
     match runtime.block_on(cli::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -13,7 +13,9 @@ mod parse;
 #[cfg(feature = "watch")]
 mod watch;
 
-pub use check::{CheckInput, CheckReport, NotOurs, Origin, check, read_inputs};
+pub use check::{
+    CheckInput, CheckReport, NotOurs, Origin, check, check_with_configmap, read_inputs,
+};
 pub use directory::{ManifestDirectory, Reload};
 pub use explain::{ExplainReport, explain};
 pub use parse::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};

@@ -150,3 +150,20 @@ fn explain_names_the_winner_the_losers_and_the_endpoints() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_configmap_flag_naming_no_manifest_is_a_warning() {
+    let with = |flag: &str| {
+        let output = check(&[manifests().to_str().unwrap(), "--configmap", flag], None);
+        assert!(output.status.success(), "a warning does not fail the check");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let missing = with("ingress-nginx/no-such-config");
+    assert!(
+        missing.contains(
+            "warning: ConfigMap ingress-nginx/no-such-config (--configmap) is not in the manifests"
+        ),
+        "{missing}"
+    );
+    assert!(missing.contains(", 1 warnings"), "{missing}");
+}

@@ -8,11 +8,21 @@
 mod support {
     pub(crate) mod fake_api;
 }
+#[path = "cluster_tests/events.rs"]
+mod events;
+#[path = "cluster_tests/leader.rs"]
+mod leader;
+#[path = "cluster_tests/status.rs"]
+mod status;
+#[path = "cluster_tests/webhook.rs"]
+mod webhook;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ingress_core::{ClassSelection, Endpoints, TableConfig, TableReader, Target, table};
+use ingress_core::{
+    ClassSelection, Diagnostic, Endpoints, ObjectKey, TableConfig, TableReader, Target, table,
+};
 use ingress_k8s::{ClusterConfig, ClusterSource, LeaseConfig, PublishStatus};
 use serde_json::json;
 use support::fake_api::FakeApi;
@@ -27,10 +37,16 @@ fn config(identity: &str) -> ClusterConfig {
             namespace: "ingress-engine".into(),
             identity: identity.into(),
             duration: Duration::from_secs(1),
-            renew_interval: Duration::from_millis(150),
+            renew_deadline: Duration::from_millis(500),
+            retry_period: Duration::from_millis(150),
         },
         debounce: Duration::from_millis(20),
+        debounce_ceiling: Duration::from_secs(1),
+        watch_namespace: None,
+        own_pod: None,
+        update_status_on_shutdown: false,
         reporter: CONTROLLER.into(),
+        configmap: None,
     }
 }
 
@@ -331,49 +347,170 @@ async fn the_route_table_status_and_events_follow_the_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_controllers_elect_one_leader_and_fail_over_when_its_lease_expires() {
+async fn the_configmap_named_by_flag_is_watched_and_a_bad_edit_keeps_previous_values() {
     let fake = FakeApi::start().await;
     seed(&fake);
-    let start = |identity: &str| {
-        let (writer, _reader) = table(table_config());
-        let source = ClusterSource::new(fake.client(), config(identity));
-        let leading = source.leading();
-        (
-            tokio::spawn(source.run(writer, std::future::pending())),
-            leading,
+    let cfg = |data: serde_json::Value| json!({"metadata": {"name": "ingress-config", "namespace": "ingress-engine"}, "data": data});
+    fake.apply("configmaps", cfg(json!({"hsts-max-age": "100"})));
+    fake.apply(
+        "configmaps",
+        json!({"metadata": {"name": "unrelated", "namespace": "ingress-engine"}, "data": {"hsts": "false"}}),
+    );
+    let (writer, reader) = table(table_config());
+    let source = ClusterSource::new(
+        fake.client(),
+        ClusterConfig {
+            configmap: Some(ObjectKey::new("ingress-engine", "ingress-config")),
+            ..config("controller-a")
+        },
+    );
+    let task = tokio::spawn(source.run(writer, std::future::pending()));
+    tokio::time::timeout(Duration::from_secs(10), reader.wait_until_ready())
+        .await
+        .expect("ready after every initial list, the ConfigMap's included");
+    let global = || reader.load().global_config().clone();
+    assert_eq!((global().hsts_max_age, global().hsts), (100, true));
+
+    fake.apply(
+        "configmaps",
+        cfg(json!({"hsts-max-age": "soon", "hsts-preload": "true", "no-such-key": "1"})),
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || global().hsts_preload).await,
+        "the edit is applied"
+    );
+    assert_eq!(
+        global().hsts_max_age,
+        100,
+        "the invalid value keeps the previous one"
+    );
+    let reasons: Vec<&str> = reader
+        .load()
+        .diagnostics()
+        .iter()
+        .filter(|d| {
+            matches!(
+                d,
+                Diagnostic::ConfigValueInvalid { .. } | Diagnostic::ConfigKeyIgnored { .. }
+            )
+        })
+        .map(Diagnostic::reason)
+        .collect();
+    assert_eq!(reasons, ["ConfigKeyIgnored", "ConfigValueInvalid"]);
+
+    fake.delete("configmaps", "ingress-engine", "ingress-config");
+    assert!(
+        eventually(Duration::from_secs(5), || global().configmap.is_none()).await,
+        "deleted: every key back to its default"
+    );
+    assert_eq!(global().hsts_max_age, 31_536_000);
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_namespace_limits_the_watches_to_one_namespace() {
+    let fake = FakeApi::start().await;
+    seed(&fake);
+    let mut other = ingress("ingress-other", "other.lucky.com", "tomcat");
+    other["metadata"]["namespace"] = json!("team-b");
+    fake.apply("ingresses", other);
+    let mut other_service = json!({"metadata": {"name": "tomcat", "namespace": "team-b"},
+        "spec": {"ports": [{"name": "http", "port": 8080}]}});
+    fake.apply("services", other_service.clone());
+    let (writer, reader) = table(table_config());
+    let source = ClusterSource::new(
+        fake.client(),
+        ClusterConfig {
+            watch_namespace: Some("default".into()),
+            ..config("controller-a")
+        },
+    );
+    let task = tokio::spawn(source.run(writer, std::future::pending()));
+    tokio::time::timeout(Duration::from_secs(10), reader.wait_until_ready())
+        .await
+        .expect("ready");
+    assert!(endpoints_of(&reader, "tomcat.lucky.com").is_some());
+    assert_eq!(endpoints_of(&reader, "other.lucky.com"), None);
+
+    // A change in another namespace is not seen; one in the watched namespace is.
+    other_service["spec"]["ports"][0]["port"] = json!(9090);
+    fake.apply("services", other_service);
+    let mut second = ingress("ingress-second", "second.lucky.com", "tomcat");
+    second["metadata"]["namespace"] = json!("team-b");
+    fake.apply("ingresses", second);
+    fake.apply(
+        "ingresses",
+        ingress("ingress-third", "third.lucky.com", "tomcat"),
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || endpoints_of(
+            &reader,
+            "third.lucky.com"
         )
-    };
-    let (task_a, leading_a) = start("controller-a");
-    let (task_b, leading_b) = start("controller-b");
-    let one_leads = || *leading_a.borrow() || *leading_b.borrow();
-    assert!(
-        eventually(Duration::from_secs(5), one_leads).await,
-        "someone leads"
+        .is_some())
+        .await
     );
-    // Watch several renewal rounds: never both.
-    let deadline = Instant::now() + Duration::from_millis(600);
-    while Instant::now() < deadline {
-        assert!(
-            !(*leading_a.borrow() && *leading_b.borrow()),
-            "two leaders at once"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(endpoints_of(&reader, "second.lucky.com"), None);
+    assert_eq!(endpoints_of(&reader, "other.lucky.com"), None);
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_names_the_controller_as_user_agent_and_field_manager() {
+    let fake = FakeApi::start().await;
+    seed(&fake);
+    let (writer, reader) = table(table_config());
+    let source = ClusterSource::new(fake.identified_client(), config("controller-a"));
+    let task = tokio::spawn(source.run(writer, std::future::pending()));
+    tokio::time::timeout(Duration::from_secs(10), reader.wait_until_ready())
+        .await
+        .expect("ready");
+    // The leader writes its Lease and the Ingress's status.
+    let wrote = eventually(Duration::from_secs(10), || {
+        let store = fake.store.lock().unwrap();
+        let collections: Vec<&str> = store.writes.iter().map(|w| w.1.as_str()).collect();
+        collections.contains(&"leases") && collections.contains(&"ingresses")
+    })
+    .await;
+    assert!(wrote, "writes: {:?}", fake.store.lock().unwrap().writes);
+    let store = fake.store.lock().unwrap();
+    let agent = ingress_k8s::cluster::USER_AGENT;
+    assert!(agent.starts_with("ingress-proxy/"));
+    assert_eq!(
+        store.user_agents.iter().collect::<Vec<_>>(),
+        [agent],
+        "every request, reads included"
+    );
+    for (method, collection, user_agent, field_manager) in &store.writes {
+        assert_eq!(user_agent.as_deref(), Some(agent), "{method} {collection}");
+        if collection != "events" {
+            assert_eq!(
+                field_manager.as_deref(),
+                Some(ingress_k8s::cluster::FIELD_MANAGER),
+                "{method} {collection}"
+            );
+        }
     }
-    let (leader, follower, follower_leading) = if *leading_a.borrow() {
-        (task_a, task_b, leading_b)
-    } else {
-        (task_b, task_a, leading_a)
-    };
-    // The leader dies without handing the Lease back: the follower takes over once it expires.
-    let died = Instant::now();
-    leader.abort();
-    let follower_leading = Arc::new(follower_leading);
-    let took_over = eventually(Duration::from_secs(5), || *follower_leading.borrow()).await;
-    assert!(took_over, "the follower takes over");
-    assert!(
-        died.elapsed() >= Duration::from_millis(900),
-        "not before the Lease expired: {:?}",
-        died.elapsed()
-    );
-    follower.abort();
+    drop(store);
+    task.abort();
+}
+
+/// Starts a controller with `config`; returns its task, whether it leads, and a switch that
+/// shuts it down gracefully.
+fn start_controller(
+    fake: &FakeApi,
+    config: ClusterConfig,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<bool>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (writer, _reader) = table(table_config());
+    let source = ClusterSource::new(fake.client(), config);
+    let leading = source.leading();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(source.run(writer, async move {
+        let _ = stopped.await;
+    }));
+    (task, leading, stop)
 }

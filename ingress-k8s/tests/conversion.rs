@@ -66,11 +66,13 @@ fn tutorial_manifests_convert_and_route_like_the_tutorial() {
         vec![
             ServicePort {
                 name: Some("http".into()),
-                port: 8080
+                port: 8080,
+                app_protocol: None,
             },
             ServicePort {
                 name: Some("ajp".into()),
-                port: 8009
+                port: 8009,
+                app_protocol: None,
             },
         ]
     );

@@ -56,10 +56,16 @@ async fn a_real_cluster_feeds_the_table_and_gets_status() {
                 namespace: NS.into(),
                 identity: "e2e".into(),
                 duration: Duration::from_secs(5),
-                renew_interval: Duration::from_secs(2),
+                renew_deadline: Duration::from_millis(2500),
+                retry_period: Duration::from_secs(1),
             },
             debounce: Duration::from_millis(100),
+            debounce_ceiling: Duration::from_secs(1),
+            watch_namespace: None,
+            own_pod: None,
+            update_status_on_shutdown: false,
             reporter: "ingress-engine.dev/controller".into(),
+            configmap: None,
         },
     );
     let task = tokio::spawn(source.run(writer, std::future::pending()));

@@ -1,24 +1,39 @@
-//! Kubernetes Events for Ingresses: `Normal Sync` when applied, `Warning <reason>` when
-//! rejected or losing a conflict. An event is sent once per distinct (Ingress generation,
-//! type, reason, message), not on every commit.
+//! Kubernetes Events for Ingresses: `Normal Sync` when applied, `Warning <reason>` for each
+//! diagnostic (rejected, losing a conflict, an ignored or invalid annotation…); and for the
+//! global configuration's ConfigMap, `Warning <reason>` for each ignored or invalid key. An event is sent once per distinct (Ingress uid and
+//! generation, type, reason, message), not on every commit: an Ingress recreated under the
+//! same name (`kubectl replace --force`) is a new object and hears again; an event that could
+//! not be published is tried again on the next pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ingress_core::{ObjectKey, RouteTable};
+use ingress_core::{Diagnostic, ObjectKey, RouteTable};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::networking::v1 as net;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 
-/// One event as deduplicated: (generation, warning?, reason, message).
-type Sent = (i64, bool, String, String);
+/// The kind an Event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Regarding {
+    Ingress,
+    /// The global configuration (`--configmap`): its invalid or ignored keys.
+    ConfigMap,
+}
+
+/// One event wanted now: (warning?, reason, message).
+type Wanted = (bool, String, String);
+
+/// One event as deduplicated: (uid, generation, warning?, reason, message).
+type Sent = (String, i64, bool, String, String);
 
 /// Emits events for a table, remembering what it already said.
 #[derive(Clone)]
 pub(crate) struct Events {
     recorder: Recorder,
     /// What each Ingress was last told, so identical events are not re-sent.
-    sent: BTreeMap<ObjectKey, BTreeSet<Sent>>,
+    sent: BTreeMap<(Regarding, ObjectKey), BTreeSet<Sent>>,
 }
 
 impl std::fmt::Debug for Events {
@@ -37,61 +52,84 @@ impl Events {
         }
     }
 
-    /// Sends what is new in `table`; returns how many events were published.
+    /// Sends what is new in `table`; returns how many events were published, and whether
+    /// every one could be.
     pub(crate) async fn publish(
         &mut self,
         table: &RouteTable,
         ingresses: &Store<net::Ingress>,
-    ) -> usize {
-        let mut wanted: BTreeMap<ObjectKey, BTreeSet<Sent>> = BTreeMap::new();
+    ) -> (usize, bool) {
+        let mut all_ok = true;
+        let mut wanted: BTreeMap<(Regarding, ObjectKey), BTreeSet<Wanted>> = BTreeMap::new();
         for key in table.accepted_ingresses() {
-            wanted.entry(key.clone()).or_default().insert((
-                0,
-                false,
-                "Sync".to_owned(),
-                "Scheduled for sync".to_owned(),
-            ));
+            wanted
+                .entry((Regarding::Ingress, key.clone()))
+                .or_default()
+                .insert((false, "Sync".to_owned(), "Scheduled for sync".to_owned()));
         }
         for diagnostic in table.diagnostics() {
+            let regarding = match diagnostic {
+                Diagnostic::ConfigKeyIgnored { .. }
+                | Diagnostic::ConfigValueInvalid { .. }
+                | Diagnostic::ConfigValueAdjusted { .. } => Regarding::ConfigMap,
+                _ => Regarding::Ingress,
+            };
             wanted
-                .entry(diagnostic.object().clone())
+                .entry((regarding, diagnostic.object().clone()))
                 .or_default()
-                .insert((
-                    0,
-                    true,
-                    diagnostic.reason().to_owned(),
-                    diagnostic.to_string(),
-                ));
+                .insert((true, diagnostic.reason().to_owned(), diagnostic.to_string()));
         }
         let mut count = 0;
         let mut sent = BTreeMap::new();
-        for (key, events) in wanted {
-            let Some(ingress) = ingresses.get(&ObjectRef::new(&key.name).within(&key.namespace))
-            else {
-                continue;
+        for ((regarding, key), events) in wanted {
+            let (reference, uid, generation) = match regarding {
+                Regarding::Ingress => {
+                    let Some(ingress) =
+                        ingresses.get(&ObjectRef::new(&key.name).within(&key.namespace))
+                    else {
+                        continue;
+                    };
+                    (
+                        ingress.object_ref(&()),
+                        ingress.metadata.uid.clone().unwrap_or_default(),
+                        ingress.metadata.generation.unwrap_or(0),
+                    )
+                }
+                // The global configuration's ConfigMap is not kept; a reference by name does.
+                Regarding::ConfigMap => (
+                    ObjectReference {
+                        api_version: Some("v1".to_owned()),
+                        kind: Some("ConfigMap".to_owned()),
+                        namespace: Some(key.namespace.to_string()),
+                        name: Some(key.name.to_string()),
+                        ..ObjectReference::default()
+                    },
+                    String::new(),
+                    0,
+                ),
             };
-            let generation = ingress.metadata.generation.unwrap_or(0);
-            let reference = ingress.object_ref(&());
+            let key = (regarding, key);
             let already = self.sent.remove(&key).unwrap_or_default();
             let mut now_sent = BTreeSet::new();
-            for (_, warning, reason, message) in events {
-                let entry = (generation, warning, reason, message);
+            for (warning, reason, message) in events {
+                let entry = (uid.clone(), generation, warning, reason, message);
                 if !already.contains(&entry) {
                     let event = Event {
-                        type_: if entry.1 {
+                        type_: if entry.2 {
                             EventType::Warning
                         } else {
                             EventType::Normal
                         },
-                        reason: entry.2.clone(),
-                        note: Some(truncate(&entry.3)),
-                        action: if entry.1 { "Reject" } else { "Sync" }.to_owned(),
+                        reason: entry.3.clone(),
+                        note: Some(truncate(&entry.4)),
+                        action: if entry.2 { "Reject" } else { "Sync" }.to_owned(),
                         secondary: None,
                     };
                     match self.recorder.publish(&event, &reference).await {
                         Ok(()) => count += 1,
                         Err(error) => {
-                            tracing::warn!(%error, ingress = %key, "publishing an Event failed");
+                            tracing::warn!(%error, object = %key.1, kind = ?key.0, "publishing an Event failed; retrying");
+                            all_ok = false;
                             continue;
                         }
                     }
@@ -101,7 +139,7 @@ impl Events {
             sent.insert(key, now_sent);
         }
         self.sent = sent;
-        count
+        (count, all_ok)
     }
 }
 

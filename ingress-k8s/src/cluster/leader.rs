@@ -4,6 +4,15 @@
 //! clock skew between nodes does not matter), and write with the read `resourceVersion` so two
 //! candidates cannot both win (the loser gets 409 Conflict).
 //!
+//! Timing, as client-go's (`LeaseDuration`, `RenewDeadline`, `RetryPeriod`):
+//! - every replica tries every `retry_period` (2 s by default): the leader renews, a standby
+//!   reads the Lease, so it takes a released Lease within one period and an expired one
+//!   within `duration` + two periods of the leader's last renewal;
+//! - a leader whose renewals keep failing (API errors, conflicts, timeouts) keeps leading until
+//!   `renew_deadline` has passed since its last successful renewal, then steps down (it must be
+//!   less than `duration`, so it stops before anyone else may take over);
+//! - on shutdown the leader hands the Lease back.
+//!
 //! kube-lease-manager (which supports kube 5) decides conflicts through server-side-apply field
 //! ownership instead; this module needs only GET, POST and PUT with optimistic concurrency.
 
@@ -25,10 +34,40 @@ pub struct LeaseConfig {
     pub namespace: String,
     /// This replica's identity (the pod name).
     pub identity: String,
-    /// How long a holder's claim lasts without renewal (30 s in production).
+    /// How long a holder's claim lasts without renewal (`--election-ttl`, 30 s as
+    /// ingress-nginx).
     pub duration: Duration,
-    /// How often the holder renews and the others retry (15 s in production).
-    pub renew_interval: Duration,
+    /// How long a leader keeps leading while its renewals fail (15 s by default: half the
+    /// TTL, as ingress-nginx).
+    pub renew_deadline: Duration,
+    /// How often the leader renews and the others retry (2 s by default, client-go's).
+    pub retry_period: Duration,
+}
+
+impl LeaseConfig {
+    /// The timings for `duration` (`--election-ttl`): a renew deadline of half of it, as
+    /// ingress-nginx, and client-go's 2 s retry period (less when the TTL is very short).
+    pub fn timings(duration: Duration) -> (Duration, Duration) {
+        let renew_deadline = duration / 2;
+        let retry_period = Duration::from_secs(2).min(duration / 4);
+        (renew_deadline, retry_period)
+    }
+}
+
+/// Whether a leader whose last attempt failed still leads: only until `renew_deadline` has
+/// passed since its last successful renewal.
+fn still_leading(last_renewed: Option<Instant>, now: Instant, renew_deadline: Duration) -> bool {
+    last_renewed.is_some_and(|at| now.duration_since(at) < renew_deadline)
+}
+
+/// One attempt's result.
+enum Attempt {
+    /// We hold the Lease (taken or renewed).
+    Holding,
+    /// Another replica holds an unexpired Lease.
+    HeldByOther,
+    /// Our write lost a race (409): decided by the next attempt.
+    Conflict,
 }
 
 /// What we last saw of the Lease, and when (on our clock).
@@ -49,20 +88,43 @@ pub(crate) async fn run_election(
 ) {
     let api: Api<Lease> = Api::namespaced(client, &config.namespace);
     let mut observed: Option<Observed> = None;
+    let mut last_renewed: Option<Instant> = None;
     loop {
-        let now_leading = match try_acquire_or_renew(&api, &config, &mut observed).await {
-            Ok(leading) => leading,
-            Err(error) => {
-                tracing::warn!(%error, lease = %config.name, "lease update failed");
+        // Bounded: a hung request must not keep a leader leading past its deadline.
+        let attempt = tokio::time::timeout(
+            config.renew_deadline.max(config.retry_period),
+            try_acquire_or_renew(&api, &config, &mut observed),
+        )
+        .await;
+        let now = Instant::now();
+        let now_leading = match attempt {
+            Ok(Ok(Attempt::Holding)) => {
+                last_renewed = Some(now);
+                true
+            }
+            Ok(Ok(Attempt::HeldByOther)) => {
+                last_renewed = None;
                 false
             }
+            Ok(Ok(Attempt::Conflict)) => still_leading(last_renewed, now, config.renew_deadline),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, lease = %config.name, "lease update failed");
+                still_leading(last_renewed, now, config.renew_deadline)
+            }
+            Err(_timeout) => {
+                tracing::warn!(lease = %config.name, "lease update timed out");
+                still_leading(last_renewed, now, config.renew_deadline)
+            }
         };
+        if !now_leading {
+            last_renewed = None;
+        }
         if *leading.borrow() != now_leading {
             tracing::info!(identity = %config.identity, leading = now_leading, "leadership changed");
             leading.send_replace(now_leading);
         }
         tokio::select! {
-            _ = tokio::time::sleep(config.renew_interval) => {}
+            _ = tokio::time::sleep(config.retry_period) => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
@@ -78,7 +140,7 @@ async fn try_acquire_or_renew(
     api: &Api<Lease>,
     config: &LeaseConfig,
     observed: &mut Option<Observed>,
-) -> Result<bool, kube::Error> {
+) -> Result<Attempt, kube::Error> {
     let now = Instant::now();
     let lease = match api.get_opt(&config.name).await? {
         Some(lease) => lease,
@@ -91,9 +153,9 @@ async fn try_acquire_or_renew(
                 },
                 spec: Some(claim(config, None, 0)),
             };
-            return match api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            return match api.create(&write_params(), &lease).await {
+                Ok(_) => Ok(Attempt::Holding),
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(Attempt::Conflict),
                 Err(error) => Err(error),
             };
         }
@@ -122,7 +184,7 @@ async fn try_acquire_or_renew(
         .as_ref()
         .is_some_and(|o| now.duration_since(o.at) > o.duration);
     if !(ours || holder.is_none() || expired) {
-        return Ok(false);
+        return Ok(Attempt::HeldByOther);
     }
     let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
     let mut updated = lease;
@@ -132,10 +194,7 @@ async fn try_acquire_or_renew(
         transitions,
     ));
     // `replace` sends the resourceVersion we read: a concurrent writer makes this a 409.
-    match api
-        .replace(&config.name, &PostParams::default(), &updated)
-        .await
-    {
+    match api.replace(&config.name, &write_params(), &updated).await {
         Ok(written) => {
             let spec = written.spec.unwrap_or_default();
             *observed = Some(Observed {
@@ -144,9 +203,9 @@ async fn try_acquire_or_renew(
                 duration: config.duration,
                 at: Instant::now(),
             });
-            Ok(true)
+            Ok(Attempt::Holding)
         }
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(Attempt::Conflict),
         Err(error) => Err(error),
     }
 }
@@ -180,7 +239,44 @@ async fn release(api: &Api<Lease>, config: &LeaseConfig) -> Result<(), kube::Err
     spec.holder_identity = None;
     spec.renew_time = None;
     spec.acquire_time = None;
-    api.replace(&config.name, &PostParams::default(), &lease)
-        .await?;
+    api.replace(&config.name, &write_params(), &lease).await?;
     Ok(())
+}
+
+/// Lease writes name this controller as their field manager.
+fn write_params() -> PostParams {
+    PostParams {
+        field_manager: Some(super::FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_leader_leads_until_its_renew_deadline() {
+        let renewed = Instant::now();
+        let deadline = Duration::from_secs(15);
+        let after = |s| renewed + Duration::from_secs(s);
+        assert!(still_leading(Some(renewed), after(1), deadline));
+        assert!(still_leading(Some(renewed), after(14), deadline));
+        assert!(!still_leading(Some(renewed), after(15), deadline));
+        assert!(!still_leading(None, after(1), deadline), "never renewed");
+    }
+
+    #[test]
+    fn timings_follow_ingress_nginx_and_client_go() {
+        let (deadline, retry) = LeaseConfig::timings(Duration::from_secs(30));
+        assert_eq!(
+            (deadline, retry),
+            (Duration::from_secs(15), Duration::from_secs(2))
+        );
+        let (deadline, retry) = LeaseConfig::timings(Duration::from_secs(1));
+        assert_eq!(
+            (deadline, retry),
+            (Duration::from_millis(500), Duration::from_millis(250))
+        );
+    }
 }

@@ -18,9 +18,19 @@ pub enum PublishStatus {
     None,
     /// `--publish-status-address`: these IPs or host names.
     Addresses(Vec<String>),
-    /// `--publish-service`: the addresses of this Service (its load-balancer ingress, else its
-    /// external IPs).
+    /// `--publish-service`: the addresses of this Service (its load-balancer ingress and its
+    /// external IPs; an `ExternalName` Service's name), as ingress-nginx.
     Service(ObjectKey),
+    /// Neither flag, in a cluster (ingress-nginx's default): the addresses of the nodes
+    /// running ready pods like this one (`pod`, the same labels in its namespace): each
+    /// node's `ExternalIP`, else its `InternalIP`. Rechecked every 30 s.
+    ControllerPods {
+        /// This pod (`POD_NAMESPACE`/`POD_NAME`).
+        pod: ObjectKey,
+        /// `--report-node-internal-ip-address`: the node's `InternalIP` before its
+        /// `ExternalIP`.
+        internal_first: bool,
+    },
 }
 
 /// The addresses to publish now; `None` when they cannot be known yet (the Service is not
@@ -30,7 +40,7 @@ pub(crate) fn desired_addresses(
     services: &Store<core::Service>,
 ) -> Option<Vec<net::IngressLoadBalancerIngress>> {
     let addresses: Vec<String> = match publish {
-        PublishStatus::None => return None,
+        PublishStatus::None | PublishStatus::ControllerPods { .. } => return None,
         PublishStatus::Addresses(addresses) => addresses.clone(),
         PublishStatus::Service(key) => {
             let service = services.get(&ObjectRef::new(&key.name).within(&key.namespace))?;
@@ -43,16 +53,32 @@ pub(crate) fn desired_addresses(
                 .flatten()
                 .filter_map(|ingress| ingress.ip.clone().or_else(|| ingress.hostname.clone()))
                 .collect();
-            if addresses.is_empty() {
-                addresses = service
+            // Both, as ingress-nginx: a NodePort or ClusterIP Service without external IPs
+            // publishes nothing.
+            addresses.extend(
+                service
                     .spec
                     .as_ref()
                     .and_then(|s| s.external_ips.clone())
-                    .unwrap_or_default();
+                    .unwrap_or_default(),
+            );
+            let external_name = service
+                .spec
+                .as_ref()
+                .filter(|s| s.type_.as_deref() == Some("ExternalName"))
+                .and_then(|s| s.external_name.clone());
+            if let Some(name) = external_name {
+                addresses = vec![name];
             }
             addresses
         }
     };
+    Some(entries(addresses))
+}
+
+/// Status entries for addresses: an IP in `ip`, a host name in `hostname`; sorted, without
+/// duplicates.
+pub(crate) fn entries(addresses: Vec<String>) -> Vec<net::IngressLoadBalancerIngress> {
     let mut entries: Vec<net::IngressLoadBalancerIngress> = addresses
         .into_iter()
         .map(|address| {
@@ -66,43 +92,89 @@ pub(crate) fn desired_addresses(
         .collect();
     entries.sort_by(|a, b| (&a.ip, &a.hostname).cmp(&(&b.ip, &b.hostname)));
     entries.dedup();
-    Some(entries)
+    entries
 }
 
-/// Writes the addresses to every accepted Ingress whose status differs. Returns how many were
-/// written. Failures are logged and retried on the next publish.
+/// What the leader last wrote to one Ingress's status, and the `resourceVersion` it wrote
+/// over: while the watch still shows that version, our write is not visible yet (lag), not
+/// undone.
+#[derive(Debug, Clone)]
+pub(crate) struct WrittenStatus {
+    addresses: Vec<net::IngressLoadBalancerIngress>,
+    over_version: Option<String>,
+}
+
+/// Reconciles the status of every Ingress with the cluster as the watch shows it: each
+/// accepted Ingress whose addresses differ from `desired` is written (an address someone else
+/// overwrote, an Ingress recreated under the same name, a write that failed before), and an
+/// Ingress this leader wrote that is no longer ours is cleared. Returns how many were written
+/// and whether every write succeeded (the caller retries with backoff otherwise).
 pub(crate) async fn write_statuses(
     client: &Client,
     table: &RouteTable,
     ingresses: &Store<net::Ingress>,
     desired: &[net::IngressLoadBalancerIngress],
-    written: &mut BTreeMap<ObjectKey, Vec<net::IngressLoadBalancerIngress>>,
-) -> usize {
-    let mut count = 0;
-    for key in table.accepted_ingresses() {
-        let current = ingresses
-            .get(&ObjectRef::new(&key.name).within(&key.namespace))
-            .and_then(|ingress| ingress.status.clone())
+    written: &mut BTreeMap<ObjectKey, WrittenStatus>,
+) -> (usize, bool) {
+    let (mut count, mut all_ok) = (0, true);
+    let accepted = table.accepted_ingresses();
+    let stale: Vec<ObjectKey> = written
+        .keys()
+        .filter(|key| !accepted.contains(*key))
+        .cloned()
+        .collect();
+    let wanted = accepted
+        .iter()
+        .map(|key| (key.clone(), desired))
+        .chain(stale.into_iter().map(|key| (key, &[][..])));
+    for (key, addresses) in wanted {
+        let Some(ingress) = ingresses.get(&ObjectRef::new(&key.name).within(&key.namespace)) else {
+            written.remove(&key);
+            continue;
+        };
+        let current = ingress
+            .status
+            .clone()
             .and_then(|status| status.load_balancer)
             .and_then(|lb| lb.ingress)
             .unwrap_or_default();
-        // Compare with what the cluster shows and with our last write (the watch may lag).
-        if current == desired || written.get(key).is_some_and(|w| w == desired) {
+        let version = ingress.metadata.resource_version.clone();
+        let pending = written
+            .get(&key)
+            .is_some_and(|w| w.addresses == addresses && w.over_version == version);
+        if current == addresses || pending {
+            if addresses.is_empty() {
+                written.remove(&key);
+            }
             continue;
         }
         let api: Api<net::Ingress> = Api::namespaced(client.clone(), &key.namespace);
-        let patch = serde_json::json!({ "status": { "loadBalancer": { "ingress": desired } } });
+        let patch = serde_json::json!({ "status": { "loadBalancer": { "ingress": addresses } } });
+        let params = PatchParams {
+            field_manager: Some(super::FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
         match api
-            .patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(&key.name, &params, &Patch::Merge(&patch))
             .await
         {
             Ok(_) => {
-                written.insert(key.clone(), desired.to_vec());
                 count += 1;
+                if addresses.is_empty() {
+                    written.remove(&key);
+                } else {
+                    let status = WrittenStatus {
+                        addresses: addresses.to_vec(),
+                        over_version: version,
+                    };
+                    written.insert(key, status);
+                }
             }
-            Err(error) => tracing::warn!(%error, ingress = %key, "writing Ingress status failed"),
+            Err(error) => {
+                all_ok = false;
+                tracing::warn!(%error, ingress = %key, "writing Ingress status failed; retrying");
+            }
         }
     }
-    written.retain(|key, _| table.accepted_ingresses().contains(key));
-    count
+    (count, all_ok)
 }

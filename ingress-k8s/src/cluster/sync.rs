@@ -1,9 +1,10 @@
-//! Reflectors for the five watched kinds, merged into one stream that feeds the table's writer.
+//! Reflectors for the five watched kinds (six with `--configmap`: that one ConfigMap, watched
+//! by name in its namespace), merged into one stream that feeds the table's writer.
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use ingress_core::{
@@ -17,7 +18,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::convert::{ConvertError, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE};
 
@@ -39,47 +40,70 @@ enum KindEvent {
     Service(watcher::Event<core::Service>),
     EndpointSlice(watcher::Event<discovery::EndpointSlice>),
     Secret(watcher::Event<core::Secret>),
+    ConfigMap(watcher::Event<core::ConfigMap>),
 }
 
 type BoxedEvents = Pin<Box<dyn Stream<Item = Result<KindEvent, watcher::Error>> + Send>>;
 
 /// Number of watched kinds; the table opens once each has completed its initial list.
-const KINDS: usize = 5;
+const KINDS: usize = 6;
+/// The index of the global configuration's ConfigMap among them.
+const CONFIGMAP: usize = 5;
 
 /// Starts the watches. The returned stream must be polled for the stores to fill.
-fn watch_all(client: &Client) -> (Stores, BoxedEvents) {
+fn watch_all(
+    client: &Client,
+    namespace: Option<&str>,
+    configmap: Option<&ObjectKey>,
+) -> (Stores, BoxedEvents) {
     let (ingresses, ingress_writer) = reflector::store();
     let (services, service_writer) = reflector::store();
     let config = watcher::Config::default();
     let ingress_events = reflector::reflector(
         ingress_writer,
-        watcher(Api::<net::Ingress>::all(client.clone()), config.clone())
+        watcher(scoped::<net::Ingress>(client, namespace), config.clone())
             .default_backoff()
             .modify(strip),
     )
     .map(|e| e.map(KindEvent::Ingress));
     let service_events = reflector::reflector(
         service_writer,
-        watcher(Api::<core::Service>::all(client.clone()), config.clone())
+        watcher(scoped::<core::Service>(client, namespace), config.clone())
             .default_backoff()
             .modify(strip),
     )
     .map(|e| e.map(KindEvent::Service));
-    let class_events =
-        plain::<net::IngressClass>(client, config.clone()).map(|e| e.map(KindEvent::IngressClass));
-    let slice_events =
-        plain::<discovery::EndpointSlice>(client, config.clone().labels(SERVICE_NAME_LABEL))
-            .map(|e| e.map(KindEvent::EndpointSlice));
-    let secret_events =
-        plain::<core::Secret>(client, config.fields(&format!("type={TLS_SECRET_TYPE}")))
-            .map(|e| e.map(KindEvent::Secret));
-    let merged = futures::stream::select_all([
+    let class_events = plain(
+        Api::<net::IngressClass>::all(client.clone()),
+        config.clone(),
+    )
+    .map(|e| e.map(KindEvent::IngressClass));
+    let slice_events = plain(
+        scoped::<discovery::EndpointSlice>(client, namespace),
+        config.clone().labels(SERVICE_NAME_LABEL),
+    )
+    .map(|e| e.map(KindEvent::EndpointSlice));
+    let secret_events = plain(
+        scoped::<core::Secret>(client, namespace),
+        config.clone().fields(&format!("type={TLS_SECRET_TYPE}")),
+    )
+    .map(|e| e.map(KindEvent::Secret));
+    let mut merged = futures::stream::select_all([
         ingress_events.boxed(),
         service_events.boxed(),
         class_events.boxed(),
         slice_events.boxed(),
         secret_events.boxed(),
     ]);
+    if let Some(key) = configmap {
+        // One object: watched by name in its namespace, so the RBAC needed is a Role there.
+        let api = Api::<core::ConfigMap>::namespaced(client.clone(), &key.namespace);
+        let events = watcher(api, config.fields(&format!("metadata.name={}", key.name)))
+            .default_backoff()
+            .modify(strip)
+            .map(|e| e.map(KindEvent::ConfigMap));
+        merged.push(events.boxed());
+    }
     (
         Stores {
             ingresses,
@@ -90,15 +114,35 @@ fn watch_all(client: &Client) -> (Stores, BoxedEvents) {
 }
 
 fn plain<K>(
-    client: &Client,
+    api: Api<K>,
     config: watcher::Config,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    watcher(Api::<K>::all(client.clone()), config)
-        .default_backoff()
-        .modify(strip)
+    watcher(api, config).default_backoff().modify(strip)
+}
+
+/// A namespaced kind's API: of `namespace` with `--watch-namespace`, else of every namespace.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// When a commit is due: `debounce` after the last event, but no later than `ceiling` after
+/// the first uncommitted one (`since`).
+fn commit_due(
+    since: Instant,
+    last_event: Instant,
+    debounce: Duration,
+    ceiling: Duration,
+) -> Instant {
+    (last_event + debounce).min(since + ceiling)
 }
 
 /// Managed fields are large and never read: drop them before they are stored.
@@ -111,11 +155,44 @@ fn strip<K: ResourceExt>(object: &mut K) {
 /// kind has been listed. Each commit's table is sent on `published`.
 pub(crate) struct Sync {
     pub(crate) writer: TableWriter,
+    /// The global configuration's ConfigMap (`--configmap`), watched when set.
+    pub(crate) configmap: Option<ObjectKey>,
     pub(crate) debounce: Duration,
+    /// The longest a commit waits since the first uncommitted event.
+    pub(crate) debounce_ceiling: Duration,
+    /// `--watch-namespace`.
+    pub(crate) watch_namespace: Option<String>,
     pub(crate) published: watch::Sender<Option<Arc<RouteTable>>>,
     /// Logs each rejected object and conflict once, when it appears (Events are sent by the
     /// leader only; every replica logs).
     pub(crate) diagnostics: crate::DiagnosticLog,
+    /// Signalled on every Ingress and Service event (after the stores saw it), so the leader
+    /// reconciles status with what the cluster now shows.
+    pub(crate) objects_changed: watch::Sender<()>,
+    /// Admission reviews to answer against the current state.
+    pub(crate) admission: mpsc::Receiver<AdmissionQuery>,
+}
+
+/// One admission review asked of the current state (see [`crate::admission`]).
+#[derive(Debug)]
+pub(crate) struct AdmissionQuery {
+    pub(crate) document: serde_json::Value,
+    pub(crate) reply: oneshot::Sender<serde_json::Value>,
+}
+
+impl AdmissionQuery {
+    /// Answers with the state `writer` holds. Before every kind has been listed the state is
+    /// partial: the Ingress is allowed with a warning rather than judged against half a
+    /// cluster (a webhook with `failurePolicy: Fail` must not block every apply at start-up).
+    fn answer(self, writer: &TableWriter, all_listed: bool) {
+        let answer = if all_listed {
+            crate::admission::review(&self.document, writer.state(), writer.config())
+        } else {
+            crate::admission::not_synced_yet(&self.document)
+        };
+        // The asker may have given up (its timeout): nothing to do then.
+        let _ = self.reply.send(answer);
+    }
 }
 
 /// A relist in progress for one kind.
@@ -128,27 +205,59 @@ struct Relist {
 impl Sync {
     /// Runs until the watch streams end (they do not, short of the client being dropped).
     pub(crate) async fn run(mut self, client: Client, stores_out: watch::Sender<Option<Stores>>) {
-        let (stores, mut events) = watch_all(&client);
+        let (stores, mut events) = watch_all(
+            &client,
+            self.watch_namespace.as_deref(),
+            self.configmap.as_ref(),
+        );
         stores_out.send_replace(Some(stores));
         let mut listed = [false; KINDS];
+        // Without `--configmap` there is nothing to wait for.
+        listed[CONFIGMAP] = self.configmap.is_none();
         let mut relists: [Option<Relist>; KINDS] = Default::default();
-        let mut dirty = false;
+        // When the first uncommitted change arrived: the commit is due `debounce` after the
+        // last event, and never later than `debounce_ceiling` after this one.
+        let mut dirty_since: Option<Instant> = None;
+        let mut last_event = Instant::now();
+        let mut admission_open = true;
         loop {
-            let next = if dirty && listed.iter().all(|l| *l) {
-                match tokio::time::timeout(self.debounce, events.next()).await {
+            let all_listed = listed.iter().all(|l| *l);
+            let due = dirty_since
+                .filter(|_| all_listed)
+                .map(|since| commit_due(since, last_event, self.debounce, self.debounce_ceiling));
+            let next_event = async {
+                match due {
+                    Some(due) => tokio::time::timeout_at(due.into(), events.next()).await,
+                    None => Ok(events.next().await),
+                }
+            };
+            // Admission reviews are answered between events, on the state as it stands.
+            let next = tokio::select! {
+                query = self.admission.recv(), if admission_open => {
+                    match query {
+                        Some(query) => query.answer(&self.writer, all_listed),
+                        // No webhook (every handle dropped): stop asking.
+                        None => admission_open = false,
+                    }
+                    continue;
+                }
+                next = next_event => match next {
                     Ok(next) => next,
-                    Err(_quiet) => {
+                    Err(_due) => {
                         self.commit();
-                        dirty = false;
+                        dirty_since = None;
                         continue;
                     }
-                }
-            } else {
-                events.next().await
+                },
             };
             let Some(event) = next else { return };
+            last_event = Instant::now();
             match event {
-                Ok(event) => dirty |= self.handle(event, &mut listed, &mut relists),
+                Ok(event) => {
+                    if self.handle(event, &mut listed, &mut relists) {
+                        dirty_since.get_or_insert(last_event);
+                    }
+                }
                 // The watcher retries with backoff by itself; this only reports.
                 Err(error) => tracing::warn!(%error, "watch error; retrying with backoff"),
             }
@@ -174,6 +283,9 @@ impl Sync {
         listed: &mut [bool; KINDS],
         relists: &mut [Option<Relist>; KINDS],
     ) -> bool {
+        if matches!(event, KindEvent::Ingress(_) | KindEvent::Service(_)) {
+            self.objects_changed.send_replace(());
+        }
         match event {
             KindEvent::Ingress(e) => self.kind(
                 Kind {
@@ -229,6 +341,28 @@ impl Sync {
                 |o| TlsSecret::try_from(K8s(o)).map(Change::UpsertTlsSecret),
                 Change::DeleteTlsSecret,
                 |s| s.tls_secrets.keys().cloned().collect(),
+            ),
+            KindEvent::ConfigMap(e) => self.kind(
+                Kind {
+                    index: CONFIGMAP,
+                    listed,
+                    relists,
+                },
+                e,
+                |o| {
+                    Ok(Change::UpsertGlobalConfig {
+                        source: key_of(o),
+                        data: o.data.clone().unwrap_or_default(),
+                    })
+                },
+                |_| Change::DeleteGlobalConfig,
+                |s| {
+                    s.global_config
+                        .source()
+                        .map(|(key, _)| key.clone())
+                        .into_iter()
+                        .collect()
+                },
             ),
         }
     }
@@ -309,4 +443,23 @@ fn key_of<K: Resource>(object: &K) -> ObjectKey {
         meta.namespace.as_deref().unwrap_or_default(),
         meta.name.as_deref().unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_is_due_after_the_quiet_time_but_never_past_the_ceiling() {
+        let start = Instant::now();
+        let (debounce, ceiling) = (Duration::from_millis(100), Duration::from_secs(1));
+        let at = |ms| start + Duration::from_millis(ms);
+        // One event: due after the quiet time.
+        assert_eq!(commit_due(start, start, debounce, ceiling), at(100));
+        // Events keep coming: each moves the quiet time on...
+        assert_eq!(commit_due(start, at(500), debounce, ceiling), at(600));
+        // ...but not past the ceiling counted from the first uncommitted event.
+        assert_eq!(commit_due(start, at(950), debounce, ceiling), at(1000));
+        assert_eq!(commit_due(start, at(5000), debounce, ceiling), at(1000));
+    }
 }

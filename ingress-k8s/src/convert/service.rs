@@ -52,11 +52,16 @@ impl TryFrom<K8s<'_, core::Service>> for Service {
             ports.push(ServicePort {
                 name: port.name.clone().filter(|name| !name.is_empty()),
                 port: cx.port(format!("spec.ports[{index}].port"), port.port)?,
+                app_protocol: port.app_protocol.clone().filter(|p| !p.is_empty()),
             });
         }
         Ok(Service {
             meta,
             service_type,
+            // "None" (headless) and unset parse as no address.
+            cluster_ip: spec
+                .and_then(|spec| spec.cluster_ip.as_deref())
+                .and_then(|ip| ip.parse().ok()),
             ports,
         })
     }

@@ -78,6 +78,9 @@ pub struct CheckReport {
     pub not_ours: Vec<NotOurs>,
     /// Ingresses that would serve.
     pub accepted: usize,
+    /// The `--configmap` ConfigMap, when no manifest defines it (ingress-nginx's defaults
+    /// apply): a warning, so a misspelt namespace or name is not silent.
+    pub missing_configmap: Option<ObjectKey>,
 }
 
 impl CheckInput {
@@ -161,21 +164,28 @@ pub(super) struct LoadedSet {
 }
 
 /// Reads `inputs` as one manifest set, in order (earlier objects are older, as in a manifest
-/// directory).
-pub(super) fn load(inputs: &[CheckInput]) -> LoadedSet {
+/// directory); the ConfigMap `global_configmap` is the global configuration.
+pub(super) fn load(inputs: &[CheckInput], global_configmap: Option<&ObjectKey>) -> LoadedSet {
     let mut loaded = LoadedSet::default();
     let mut objects: Vec<ModelObject> = Vec::new();
     for input in inputs {
         match read_text(&input.file, &input.text) {
             Ok(read) => {
                 for (parsed, object) in read {
-                    if let ModelObject::Ingress(ingress) = &object {
+                    let key = match &object {
+                        ModelObject::Ingress(ingress) => Some(ingress.meta.key()),
+                        ModelObject::ConfigMap { key, .. } if Some(key) == global_configmap => {
+                            Some(key.clone())
+                        }
+                        _ => None,
+                    };
+                    if let Some(key) = key {
                         let origin = Origin {
                             file: input.file.clone(),
                             document: parsed.document,
                             line: parsed.line,
                         };
-                        loaded.origins.insert(ingress.meta.key(), origin);
+                        loaded.origins.insert(key, origin);
                     }
                     objects.push(object);
                 }
@@ -184,23 +194,36 @@ pub(super) fn load(inputs: &[CheckInput]) -> LoadedSet {
         }
     }
     loaded.objects = objects.len();
-    loaded.state = state_of(&objects);
+    loaded.state = state_of(&objects, global_configmap);
     loaded
 }
 
 /// Checks `inputs` as one manifest set, in order (earlier objects are older, as in a
 /// manifest directory), against the controller configuration `config`.
 pub fn check(inputs: &[CheckInput], config: TableConfig) -> CheckReport {
+    check_with_configmap(inputs, config, None)
+}
+
+/// [`check`], with the ConfigMap `global_configmap` (`--configmap`) read as the global
+/// configuration: its ignored keys and invalid values are reported as warnings.
+pub fn check_with_configmap(
+    inputs: &[CheckInput],
+    config: TableConfig,
+    global_configmap: Option<&ObjectKey>,
+) -> CheckReport {
     let LoadedSet {
         state,
         origins,
         errors,
         objects,
-    } = load(inputs);
+    } = load(inputs, global_configmap);
     let mut report = CheckReport {
         files: inputs.len(),
         objects,
         errors,
+        missing_configmap: global_configmap
+            .filter(|_| state.global_config.source().is_none())
+            .cloned(),
         ..CheckReport::default()
     };
     let ingresses: Vec<(ObjectKey, Option<String>)> = state
@@ -278,6 +301,12 @@ impl fmt::Display for CheckReport {
                 None => writeln!(f, "{level}: {diagnostic} [{}]", diagnostic.reason())?,
             }
         }
+        if let Some(configmap) = &self.missing_configmap {
+            writeln!(
+                f,
+                "warning: ConfigMap {configmap} (--configmap) is not in the manifests: every key takes ingress-nginx's default"
+            )?;
+        }
         for skipped in &self.not_ours {
             let at = skipped
                 .origin
@@ -309,7 +338,7 @@ impl fmt::Display for CheckReport {
             self.accepted,
             rejected,
             self.errors.len(),
-            self.diagnostics.len() - rejected,
+            self.diagnostics.len() - rejected + usize::from(self.missing_configmap.is_some()),
         )
     }
 }

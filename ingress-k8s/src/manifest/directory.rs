@@ -6,11 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ingress_core::{
-    ClusterState, EndpointSlice, Ingress, IngressClass, Service, Timestamp, TlsSecret,
+    Change, ClusterState, EndpointSlice, Ingress, IngressClass, ObjectKey, Service, Timestamp,
+    TlsSecret,
 };
 
 use super::parse::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};
-use crate::convert::{ConvertError, K8s, TLS_SECRET_TYPE};
+use crate::convert::{ConvertError, DEFAULT_NAMESPACE, K8s, TLS_SECRET_TYPE};
 
 /// The manifests of one directory, as last read.
 ///
@@ -23,6 +24,9 @@ pub struct ManifestDirectory {
     dir: PathBuf,
     /// Last good objects per file name, in directory order (file name, then document).
     files: BTreeMap<PathBuf, Vec<ModelObject>>,
+    /// The ConfigMap that is the global configuration (`--configmap`); other ConfigMaps are
+    /// ignored.
+    global_configmap: Option<ObjectKey>,
 }
 
 /// What a reload found.
@@ -42,6 +46,10 @@ pub(super) enum ModelObject {
     Service(Service),
     EndpointSlice(EndpointSlice),
     TlsSecret(TlsSecret),
+    ConfigMap {
+        key: ObjectKey,
+        data: BTreeMap<String, String>,
+    },
 }
 
 impl ManifestDirectory {
@@ -50,7 +58,20 @@ impl ManifestDirectory {
         ManifestDirectory {
             dir: dir.into(),
             files: BTreeMap::new(),
+            global_configmap: None,
         }
+    }
+
+    /// Reads the ConfigMap `key` (`--configmap`), when the directory has one, as the global
+    /// configuration; every other ConfigMap is ignored.
+    pub fn with_global_configmap(mut self, key: Option<ObjectKey>) -> Self {
+        self.global_configmap = key;
+        self
+    }
+
+    /// The ConfigMap read as the global configuration, if any.
+    pub fn global_configmap(&self) -> Option<&ObjectKey> {
+        self.global_configmap.as_ref()
     }
 
     /// The directory this source reads.
@@ -109,14 +130,21 @@ impl ManifestDirectory {
     /// then document), so earlier in the directory means older. If two files define the same
     /// object, the later one wins, as with `kubectl apply` of both in that order.
     pub fn state(&self) -> ClusterState {
-        state_of(self.files.values().flatten())
+        state_of(
+            self.files.values().flatten(),
+            self.global_configmap.as_ref(),
+        )
     }
 }
 
 /// The cluster state of `objects`, in order: objects without `creationTimestamp` get a
 /// synthetic one from their position, so earlier means older; a later definition of the same
-/// object wins.
-pub(super) fn state_of<'a>(objects: impl IntoIterator<Item = &'a ModelObject>) -> ClusterState {
+/// object wins. The ConfigMap named `global_configmap` is the global configuration; other
+/// ConfigMaps are ignored.
+pub(super) fn state_of<'a>(
+    objects: impl IntoIterator<Item = &'a ModelObject>,
+    global_configmap: Option<&ObjectKey>,
+) -> ClusterState {
     let mut state = ClusterState::default();
     let mut age = 0i64;
     let mut next_age = |slot: &mut Option<Timestamp>| {
@@ -145,9 +173,24 @@ pub(super) fn state_of<'a>(objects: impl IntoIterator<Item = &'a ModelObject>) -
                 next_age(&mut secret.meta.creation_timestamp);
                 state.tls_secrets.insert(secret.meta.key(), secret);
             }
+            ModelObject::ConfigMap { key, data } if Some(&key) == global_configmap => {
+                state.apply(Change::UpsertGlobalConfig { source: key, data });
+            }
+            ModelObject::ConfigMap { .. } => {}
         }
     }
     state
+}
+
+/// A ConfigMap's name (namespace defaulted as for every namespaced kind) and `data`; one
+/// without a name cannot be the `--configmap` one and keeps an empty name.
+fn configmap(o: &k8s_openapi::api::core::v1::ConfigMap) -> ModelObject {
+    let namespace = o.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+    let name = o.metadata.name.as_deref().unwrap_or_default();
+    ModelObject::ConfigMap {
+        key: ObjectKey::new(namespace, name),
+        data: o.data.clone().unwrap_or_default(),
+    }
 }
 
 /// Reads, parses and converts one file.
@@ -206,6 +249,7 @@ fn convert(parsed: &ParsedObject, out: &mut Vec<ModelObject>) -> Result<(), Conv
         // Secrets of other types (Opaque, docker config, …) are not the route table's business.
         ManifestObject::Secret(o) if o.type_.as_deref() != Some(TLS_SECRET_TYPE) => {}
         ManifestObject::Secret(o) => out.push(ModelObject::TlsSecret(K8s(o).try_into()?)),
+        ManifestObject::ConfigMap(o) => out.push(configmap(o)),
     }
     Ok(())
 }

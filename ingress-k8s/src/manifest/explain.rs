@@ -39,7 +39,7 @@ pub fn explain(
         origins,
         errors,
         ..
-    } = load(inputs);
+    } = load(inputs, None);
     let explanation = ingress_core::explain::explain(&state, &config, host, path);
     let table = ingress_core::RouteTable::build(&state, &config);
     let route = table.route(host, path);

@@ -32,6 +32,8 @@ pub enum ManifestObject {
     Endpoints(core::Endpoints),
     /// v1 `Secret` (of any type; only `kubernetes.io/tls` ones are used).
     Secret(core::Secret),
+    /// v1 `ConfigMap` (only the one named by `--configmap` is used).
+    ConfigMap(core::ConfigMap),
 }
 
 /// One object of a manifest file and where it came from.
@@ -112,6 +114,7 @@ enum Kind {
     EndpointSlice,
     Endpoints,
     Secret,
+    ConfigMap,
     List,
 }
 
@@ -274,6 +277,7 @@ fn kind_of(header: &Header) -> Result<Option<Kind>, Failure> {
         "EndpointSlice" => ("discovery.k8s.io/v1", Kind::EndpointSlice),
         "Endpoints" => ("v1", Kind::Endpoints),
         "Secret" => ("v1", Kind::Secret),
+        "ConfigMap" => ("v1", Kind::ConfigMap),
         "List" => ("v1", Kind::List),
         _ => return Ok(None),
     };
@@ -322,6 +326,7 @@ fn typed_object(kind: Kind, source: impl Source) -> Result<ManifestObject, Failu
         Kind::EndpointSlice => ManifestObject::EndpointSlice(source.read()?),
         Kind::Endpoints => ManifestObject::Endpoints(source.read()?),
         Kind::Secret => ManifestObject::Secret(source.read()?),
+        Kind::ConfigMap => ManifestObject::ConfigMap(source.read()?),
         Kind::List => {
             return Err(Failure {
                 position: None,

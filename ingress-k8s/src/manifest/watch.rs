@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ingress_core::TableWriter;
+use ingress_core::{ObjectKey, TableWriter};
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 
@@ -68,6 +68,13 @@ impl ManifestSource {
         }
     }
 
+    /// Reads the ConfigMap `key` (`--configmap`) as the global configuration; a change to
+    /// its file applies like any other.
+    pub fn with_global_configmap(mut self, key: Option<ObjectKey>) -> Self {
+        self.directory = self.directory.with_global_configmap(key);
+        self
+    }
+
     /// Follows the outcome of every reload.
     pub fn subscribe(&self) -> watch::Receiver<ReloadStatus> {
         self.status.subscribe()
@@ -77,6 +84,11 @@ impl ManifestSource {
     pub fn reload(&mut self, writer: &mut TableWriter) -> ReloadStatus {
         let reload = self.directory.reload();
         let state = self.directory.state();
+        if let Some(configmap) = self.directory.global_configmap()
+            && state.global_config.source().is_none()
+        {
+            tracing::warn!(%configmap, "the --configmap ConfigMap is not in the manifest directory: every key takes ingress-nginx's default");
+        }
         let first = self.status.borrow().reloads == 0;
         let generation = if first || &state != writer.state() {
             writer.replace(state);

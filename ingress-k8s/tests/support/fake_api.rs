@@ -2,7 +2,7 @@
 //! chunked watch events, BOOKMARK, 410 Gone after compaction), create/replace with optimistic
 //! concurrency, status merge patches and Events. Enough for a real `kube::Client`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,13 @@ pub(crate) struct Store {
     pub(crate) events: Vec<Value>,
     /// Lease holders that are "partitioned": their writes fail.
     pub(crate) blocked_holders: Vec<String>,
+    /// Every write (POST, PUT, PATCH) received: (method, collection, `User-Agent`,
+    /// `fieldManager` query parameter).
+    pub(crate) writes: Vec<(String, String, Option<String>, Option<String>)>,
+    /// `User-Agent`s of every request received.
+    pub(crate) user_agents: BTreeSet<String>,
+    /// The next this many status patches fail with 500.
+    pub(crate) failing_status_patches: usize,
 }
 
 pub(crate) struct FakeApi {
@@ -53,9 +60,16 @@ fn kind_of(collection: &str) -> (&'static str, &'static str) {
         "ingressclasses" => ("networking.k8s.io/v1", "IngressClass"),
         "services" => ("v1", "Service"),
         "secrets" => ("v1", "Secret"),
+        "configmaps" => ("v1", "ConfigMap"),
         "endpointslices" => ("discovery.k8s.io/v1", "EndpointSlice"),
         "leases" => ("coordination.k8s.io/v1", "Lease"),
         "events" => ("events.k8s.io/v1", "Event"),
+        "pods" => ("v1", "Pod"),
+        "validatingwebhookconfigurations" => (
+            "admissionregistration.k8s.io/v1",
+            "ValidatingWebhookConfiguration",
+        ),
+        "nodes" => ("v1", "Node"),
         _ => ("v1", "Unknown"),
     }
 }
@@ -76,13 +90,16 @@ fn respond(code: u16, body: &Value) -> Response<Body> {
 fn matches(object: &Value, label_selector: Option<&str>, field_selector: Option<&str>) -> bool {
     let label_ok = label_selector.is_none_or(|selector| {
         let labels = &object["metadata"]["labels"];
-        match selector.split_once('=') {
-            Some((k, v)) => labels[k] == v,
-            None => !labels[selector].is_null(),
-        }
+        selector
+            .split(',')
+            .all(|requirement| match requirement.split_once('=') {
+                Some((k, v)) => labels[k] == v,
+                None => !labels[requirement].is_null(),
+            })
     });
     let field_ok = field_selector.is_none_or(|selector| match selector.split_once('=') {
         Some(("type", v)) => object["type"] == v,
+        Some(("metadata.name", v)) => object["metadata"]["name"] == v,
         _ => true,
     });
     label_ok && field_ok
@@ -140,6 +157,12 @@ impl FakeApi {
         fake
     }
 
+    /// A client configured as the controller's binary configures its own (its `User-Agent`).
+    pub(crate) fn identified_client(&self) -> kube::Client {
+        let config = kube::Config::new(format!("http://{}", self.addr).parse().unwrap());
+        kube::Client::try_from(ingress_k8s::cluster::identified(config)).unwrap()
+    }
+
     pub(crate) fn client(&self) -> kube::Client {
         let config = kube::Config::new(format!("http://{}", self.addr).parse().unwrap());
         kube::Client::try_from(config).unwrap()
@@ -148,7 +171,9 @@ impl FakeApi {
     /// Creates or updates an object (as another client of the API would).
     pub(crate) fn apply(&self, collection: &str, mut object: Value) {
         let mut store = self.store.lock().unwrap();
-        if object["metadata"]["namespace"].is_null() && collection != "ingressclasses" {
+        let cluster_scoped =
+            ["ingressclasses", "nodes", "validatingwebhookconfigurations"].contains(&collection);
+        if object["metadata"]["namespace"].is_null() && !cluster_scoped {
             object["metadata"]["namespace"] = json!("default");
         }
         let ns = object["metadata"]["namespace"]
@@ -156,13 +181,25 @@ impl FakeApi {
             .unwrap_or("")
             .to_owned();
         let name = object["metadata"]["name"].as_str().unwrap().to_owned();
-        let kind = if store
+        let existing = store
             .objects
-            .contains_key(&(collection.to_owned(), ns, name.clone()))
-        {
+            .get(&(collection.to_owned(), ns, name.clone()))
+            .cloned();
+        let kind = if let Some(existing) = existing {
+            // As the API server: identity and status stay, generation counts spec changes.
+            for field in ["uid", "creationTimestamp"] {
+                object["metadata"][field] = existing["metadata"][field].clone();
+            }
+            let generation = existing["metadata"]["generation"].as_i64().unwrap_or(1);
+            let spec_changed = existing["spec"] != object["spec"];
+            object["metadata"]["generation"] = json!(generation + i64::from(spec_changed));
+            if object["status"].is_null() && !existing["status"].is_null() {
+                object["status"] = existing["status"].clone();
+            }
             "MODIFIED"
         } else {
-            object["metadata"]["uid"] = json!(format!("uid-{name}"));
+            // A new object is a new uid, even under a name used before.
+            object["metadata"]["uid"] = json!(format!("uid-{name}-{}", store.rv + 1));
             object["metadata"]["creationTimestamp"] =
                 json!(format!("2024-01-01T00:{:02}:00Z", store.rv % 60));
             object["metadata"]["generation"] = json!(1);
@@ -171,6 +208,27 @@ impl FakeApi {
         store.record(collection, kind, object);
         drop(store);
         let _ = self.changed.send(());
+    }
+
+    /// Another client writes an object's status.
+    pub(crate) fn set_status(&self, collection: &str, namespace: &str, name: &str, status: Value) {
+        let mut store = self.store.lock().unwrap();
+        let key = (collection.to_owned(), namespace.to_owned(), name.to_owned());
+        let mut object = store.objects.get(&key).cloned().expect("object exists");
+        object["status"] = status;
+        store.record(collection, "MODIFIED", object);
+        drop(store);
+        let _ = self.changed.send(());
+    }
+
+    /// An object's current status.
+    pub(crate) fn status_of(&self, collection: &str, namespace: &str, name: &str) -> Value {
+        let store = self.store.lock().unwrap();
+        let key = (collection.to_owned(), namespace.to_owned(), name.to_owned());
+        store
+            .objects
+            .get(&key)
+            .map_or(Value::Null, |o| o["status"].clone())
     }
 
     pub(crate) fn delete(&self, collection: &str, namespace: &str, name: &str) {
@@ -208,6 +266,11 @@ impl FakeApi {
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let user_agent = request
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let query: BTreeMap<String, String> = request
             .uri()
             .query()
@@ -233,11 +296,39 @@ impl FakeApi {
             ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some((*ns).to_owned()), rest),
             rest => (None, rest),
         };
+        // Routed by API group and version, as the real server: a kind asked for under another
+        // group or version (`/api/v1/…/events` for events.k8s.io) is not found.
+        let group_version = match segments.first() {
+            Some(&"api") => segments.get(1).map(|v| (*v).to_owned()),
+            _ => segments.get(1..3).map(|gv| gv.join("/")),
+        };
+        if let Some(collection) = rest.first() {
+            let (api_version, kind) = kind_of(collection);
+            if kind == "Unknown" || group_version.as_deref() != Some(api_version) {
+                return respond(
+                    404,
+                    &status(404, "NotFound", "no such resource in this group/version"),
+                );
+            }
+        }
+        {
+            let mut store = self.store.lock().unwrap();
+            if let Some(agent) = &user_agent {
+                store.user_agents.insert(agent.clone());
+            }
+            if [Method::POST, Method::PUT, Method::PATCH].contains(&method) {
+                let collection = rest.first().copied().unwrap_or_default().to_owned();
+                let field_manager = query.get("fieldManager").cloned();
+                store
+                    .writes
+                    .push((method.to_string(), collection, user_agent, field_manager));
+            }
+        }
         match (method, rest) {
             (Method::GET, [collection])
                 if query.get("watch").is_some_and(|w| w == "true" || w == "1") =>
             {
-                self.watch(collection, &query)
+                self.watch(collection, namespace.as_deref(), &query)
             }
             (Method::GET, [collection]) => self.list(collection, namespace.as_deref(), &query),
             (Method::GET, [collection, name]) => {
@@ -307,6 +398,10 @@ impl FakeApi {
                 let ns = namespace.unwrap_or_default();
                 let key = ((*collection).to_owned(), ns.clone(), (*name).to_owned());
                 let mut store = self.store.lock().unwrap();
+                if store.failing_status_patches > 0 {
+                    store.failing_status_patches -= 1;
+                    return respond(500, &status(500, "InternalError", "etcd timeout"));
+                }
                 let Some(mut object) = store.objects.get(&key).cloned() else {
                     return respond(404, &status(404, "NotFound", "not found"));
                 };
@@ -367,8 +462,10 @@ impl FakeApi {
     fn watch(
         self: &Arc<Self>,
         collection: &str,
+        namespace: Option<&str>,
         query: &BTreeMap<String, String>,
     ) -> Response<Body> {
+        let namespace = namespace.map(str::to_owned);
         let from: u64 = query
             .get("resourceVersion")
             .and_then(|v| v.parse().ok())
@@ -404,6 +501,9 @@ impl FakeApi {
                         .filter(|(rv, c, _, o)| {
                             *rv > sent
                                 && *c == collection
+                                && namespace
+                                    .as_deref()
+                                    .is_none_or(|ns| o["metadata"]["namespace"] == ns)
                                 && matches(o, labels.as_deref(), fields.as_deref())
                         })
                         .map(|(_, _, t, o)| json!({"type": t, "object": o}))
