@@ -70,6 +70,7 @@ pub mod config;
 mod connection;
 mod forward;
 mod health;
+mod import;
 mod log;
 mod metrics;
 mod proxy_protocol;
@@ -86,6 +87,7 @@ use tokio::net::TcpListener;
 
 // Public API.
 pub use crate::config::{Config, ConfigError};
+pub use crate::import::{Import, import_files, import_texts};
 pub use crate::reload::DEFAULT_POLL_INTERVAL;
 pub use crate::server::{Server, ServerError};
 

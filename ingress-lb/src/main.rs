@@ -1,9 +1,11 @@
-//! `ingress-lb --config FILE`: the L4 balancer binary.
+//! `ingress-lb --config FILE`: the L4 balancer binary. `ingress-lb import NGINX_CONF
+//! [KEEPALIVED_CONF]` prints the TOML configuration equivalent to an nginx `stream` block and a
+//! keepalived.conf (notes on what was left out go to standard error).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: route-table builds and per-connection buffers are many small allocations, which
@@ -13,16 +15,71 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// L4 TCP stream balancer (nginx `stream` replacement) with VRRP failover.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Arguments {
     /// TOML configuration file (reloaded on SIGHUP and when it changes).
-    #[arg(long, short, env = "INGRESS_LB_CONFIG")]
-    config: PathBuf,
+    #[arg(long, short, env = "INGRESS_LB_CONFIG", required = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the TOML configuration equivalent to an nginx `stream` configuration and,
+    /// optionally, a keepalived.conf (as in the tutorial); notes on what was left out go to
+    /// standard error. Exits 1, printing nothing on standard output, when anything cannot be
+    /// translated.
+    Import {
+        /// nginx.conf holding the `stream { … }` block.
+        nginx_conf: PathBuf,
+        /// keepalived.conf holding the `vrrp_instance`.
+        keepalived_conf: Option<PathBuf>,
+    },
+}
+
+/// Runs `import`: TOML on standard output, notes and errors on standard error.
+fn import(nginx_conf: &std::path::Path, keepalived_conf: Option<&std::path::Path>) -> ExitCode {
+    let import = ingress_lb::import_files(nginx_conf, keepalived_conf);
+    for note in &import.notes {
+        eprintln!("note: {note}");
+    }
+    for error in &import.errors {
+        eprintln!("error: {error}");
+    }
+    match import.toml {
+        Some(toml) => {
+            print!("{toml}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "ingress-lb import: {} error(s); nothing printed",
+                import.errors.len()
+            );
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let arguments = Arguments::parse();
+    let config = match (arguments.command, arguments.config) {
+        (
+            Some(Command::Import {
+                nginx_conf,
+                keepalived_conf,
+            }),
+            _,
+        ) => return import(&nginx_conf, keepalived_conf.as_deref()),
+        (None, Some(config)) => config,
+        (None, None) => {
+            // clap enforces `--config` when no subcommand is given; kept as an error, not a panic.
+            eprintln!("ingress-lb: --config FILE is required");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -42,7 +99,7 @@ async fn main() -> ExitCode {
             _ = terminate.recv() => {}
         }
     };
-    match ingress_lb::run_from_file(&arguments.config, shutdown).await {
+    match ingress_lb::run_from_file(&config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "ingress-lb stopped");
