@@ -64,9 +64,11 @@ pub fn cluster(hosts: usize) -> ClusterState {
         let service = Service {
             meta: ObjectMeta::new("bench", &format!("svc-{i}"), Some(0)),
             service_type: ServiceType::ClusterIp,
+            cluster_ip: None,
             ports: vec![ServicePort {
                 name: Some("http".into()),
                 port: 80,
+                app_protocol: None,
             }],
         };
         state.services.insert(service.meta.key(), service);

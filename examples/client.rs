@@ -53,20 +53,43 @@ pub async fn get(
     path: &str,
     tls: Option<&TlsConnector>,
 ) -> Result<Answer, String> {
-    tokio::time::timeout(Duration::from_secs(10), get_inner(address, host, path, tls))
-        .await
-        .map_err(|_| format!("GET {host}{path} via {address}: timed out after 10 s"))?
+    get_from(None, address, host, path, tls).await
 }
 
-async fn get_inner(
+/// [`get`] from the loopback address `source` (a client distinct from the chain's own hops).
+pub async fn get_from(
+    source: Option<std::net::IpAddr>,
     address: SocketAddr,
     host: &str,
     path: &str,
     tls: Option<&TlsConnector>,
 ) -> Result<Answer, String> {
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| format!("connect {address}: {e}"))?;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        get_inner(source, address, host, path, tls),
+    )
+    .await
+    .map_err(|_| format!("GET {host}{path} via {address}: timed out after 10 s"))?
+}
+
+async fn get_inner(
+    source: Option<std::net::IpAddr>,
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    tls: Option<&TlsConnector>,
+) -> Result<Answer, String> {
+    let stream = match source {
+        None => TcpStream::connect(address).await,
+        Some(source) => {
+            let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            socket
+                .bind(SocketAddr::new(source, 0))
+                .map_err(|e| format!("bind {source}: {e}"))?;
+            socket.connect(address).await
+        }
+    }
+    .map_err(|e| format!("connect {address}: {e}"))?;
     let request = hyper::Request::get(path)
         .header("host", host)
         .header("user-agent", "walkthrough/1")

@@ -159,6 +159,8 @@ async fn start_replica(
         .args(["--http-addr", &http.to_string()])
         .args(["--https-addr", &https.to_string()])
         .args(["--admin-addr", &admin.to_string()])
+        // ingress-lb sends a PROXY protocol header naming the client (below).
+        .arg("--use-proxy-protocol")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -253,9 +255,11 @@ servers = [
 [[listeners]]
 address = "{lb_http}"
 upstream = "k8s-ingress-controller"
+proxy_protocol = "v2"
 [[listeners]]
 address = "{lb_https}"
 upstream = "k8s-ingress-controller-tls"
+proxy_protocol = "v2"
 "#,
         replica1.http, replica2.http, replica1.https, replica2.https
     );
@@ -278,7 +282,7 @@ upstream = "k8s-ingress-controller-tls"
             .await
     });
     println!(
-        "   ingress-lb: {lb_http} (HTTP) and {lb_https} (HTTPS) → both replicas, weight=5 max_fails=3 fail_timeout=30s"
+        "   ingress-lb: {lb_http} (HTTP) and {lb_https} (HTTPS) → both replicas, weight=5 max_fails=3 fail_timeout=30s, PROXY protocol v2 to the replicas (--use-proxy-protocol)"
     );
 
     println!("\n== 1. HTTP for tomcat.lucky.com through the whole chain ==");
@@ -301,6 +305,28 @@ upstream = "k8s-ingress-controller-tls"
         seen_replicas.iter().any(|r| r == "replica-1")
             && seen_replicas.iter().any(|r| r == "replica-2"),
         "ingress-lb spread connections over both replicas",
+    );
+
+    // The client's own address reaches the pod through both hops: ingress-lb names it in a
+    // PROXY protocol header, the replica puts it in X-Forwarded-For.
+    let client_address: std::net::IpAddr = [127, 0, 0, 55].into();
+    let answer = client::get_from(
+        Some(client_address),
+        lb_http,
+        "tomcat.lucky.com",
+        "/index.jsp",
+        None,
+    )
+    .await?;
+    println!(
+        "   client {client_address} → … → {}: x-forwarded-for={} x-real-ip={}",
+        pod::field(&answer.body, "pod").unwrap_or("?"),
+        pod::field(&answer.body, "x-forwarded-for").unwrap_or("-"),
+        pod::field(&answer.body, "x-real-ip").unwrap_or("-"),
+    );
+    checks.check(
+        pod::field(&answer.body, "x-forwarded-for") == Some("127.0.0.55"),
+        "the client's own address reached the pod (PROXY protocol from ingress-lb to the replica)",
     );
 
     println!("\n== 2. HTTPS for test.lucky.com (TLS from Secret tomcat-ingress-secret) ==");

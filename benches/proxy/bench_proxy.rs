@@ -137,9 +137,11 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         writer.apply(Change::UpsertService(Service {
             meta: ObjectMeta::new("bench", &service_name(path), Some(0)),
             service_type: Default::default(),
+            cluster_ip: None,
             ports: vec![ServicePort {
                 name: None,
                 port: 80,
+                app_protocol: None,
             }],
         }));
         writer.apply(Change::UpsertEndpointSlice(EndpointSlice {
