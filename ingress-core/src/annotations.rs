@@ -47,6 +47,7 @@
 mod balance;
 mod canary;
 mod cors;
+mod limits;
 mod policy;
 mod retry;
 mod rewrite;
@@ -60,6 +61,7 @@ pub use balance::{
 };
 pub use canary::{CanaryPolicy, HeaderPattern};
 pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
+pub use limits::{DEFAULT_BURST_MULTIPLIER, LimitPolicy, RequestRate};
 pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
 pub use retry::NextUpstream;
 pub use rewrite::{PathRegex, Rewrite};
@@ -136,15 +138,9 @@ const DOCUMENTED: &[&str] = &[
     "influxdb-measurement",
     "influxdb-port",
     "influxdb-server-name",
-    "limit-allowlist",
-    "limit-burst-multiplier",
-    "limit-connections",
     "limit-rate",
     "limit-rate-after",
     "limit-req-status-code",
-    "limit-rpm",
-    "limit-rps",
-    "limit-whitelist",
     "mirror-host",
     "mirror-request-body",
     "mirror-target",

@@ -198,6 +198,10 @@ pub struct GlobalConfig {
     pub allow_snippet_annotations: bool,
     /// `strict-validate-path-type`.
     pub strict_validate_path_type: bool,
+    /// `limit-req-status-code`: the answer to a request over `limit-rps`/`limit-rpm`.
+    pub limit_req_status_code: u16,
+    /// `limit-conn-status-code`: the answer to a request over `limit-connections`.
+    pub limit_conn_status_code: u16,
 }
 
 impl GlobalConfig {
@@ -313,6 +317,8 @@ impl Default for GlobalConfig {
             custom_http_errors: Arc::from([]),
             allow_snippet_annotations: false,
             strict_validate_path_type: true,
+            limit_req_status_code: 503,
+            limit_conn_status_code: 503,
         }
     }
 }

@@ -102,6 +102,9 @@ pub(crate) struct AccessRecord {
     pub(crate) head_length: u64,
     /// When the attempts that got the upstream's response began.
     pub(crate) upstream_started: Option<Instant>,
+    /// Held until the response is finished, then dropped with the record (a
+    /// `limit-connections` slot).
+    pub(crate) hold: Option<Box<dyn std::fmt::Debug + Send + Sync>>,
 }
 
 /// The fields only the access log needs, captured from the request head.

@@ -6,11 +6,12 @@
 //!    Service without endpoints and the `custom-http-errors` backend ([`error_pages`]), the
 //!    `from-to-www-redirect` twin host, and the global configuration ([`global`]);
 //! 2. checks: [`check_request`] (`CONNECT`, a missing or repeated `Host`), [`host_redirect`],
-//!    [`check_policy`] (an invalid annotation: `503`), [`check_source`] (`*-source-range`:
-//!    `403`), `proxy-body-size` against a declared
+//!    [`check_policy`] (an invalid annotation: `503`), `proxy-body-size` against a declared
 //!    length, [`policy_redirect`] (`app-root`, `permanent-`/`temporal-redirect`), then the
 //!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
-//!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer);
+//!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer),
+//!    then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
+//!    [`limits`]) and [`check_source`] (`*-source-range`: `403`);
 //! 3. [`forward`]: the endpoint strategy ([`endpoint_choice`]: affinity, `upstream-hash-by`,
 //!    `load-balance`; `service-upstream`), passive health, the upstream protocol
 //!    (`backend-protocol`, `appProtocol`) and timeouts;
@@ -36,6 +37,7 @@ mod global;
 mod headers;
 mod hsts;
 mod labels;
+mod limits;
 mod pages;
 mod response_body;
 mod route_policy;
@@ -64,8 +66,8 @@ use crate::request_id;
 use attempts::attempts;
 use balance::EndpointPicker;
 use checks::{
-    Answer, check_policy, check_request, check_source, host_redirect, policy_redirect,
-    redirect_target,
+    Answer, check_limits, check_policy, check_request, check_source, host_redirect,
+    policy_redirect, redirect_target,
 };
 use cors::CorsAnswer;
 use endpoint_choice::EndpointChoice;
@@ -95,6 +97,8 @@ pub(crate) struct Shared {
     access_log: Option<AccessLogSink>,
     /// The coarse timer (request body idle timeouts).
     timer: CoarseTimer,
+    /// Per-client state of `limit-rps`, `limit-rpm` and `limit-connections`.
+    limiter: Arc<limits::Limiter>,
 }
 
 /// What a request knows about the connection it arrived on (shared by its requests).
@@ -180,6 +184,7 @@ impl Shared {
             picker: EndpointPicker::new(config.passive_health_ejection),
             table,
             config,
+            limiter: Arc::new(limits::Limiter::new(metrics.rate_limit_evictions.clone())),
             metrics,
             hsts,
             none: Arc::from("-"),
@@ -268,11 +273,14 @@ pub(crate) async fn handle(
         nginx: shared.nginx_labels(&resolved, request.method()),
         head_length: access_log::head_length(&request),
         upstream_started: None,
+        hold: None,
     });
 
     let body_limit =
         route_policy::body_limit(resolved.rule.as_deref(), &resolved.global, &shared.config);
     let cors = CorsAnswer::decide(&resolved, &request);
+    // `limit-connections`: held until the response is finished (in the access record).
+    let mut connection_slot = None;
     let checked = check_request(&request)
         .and_then(|()| host_redirect(&connection, &resolved, host.as_ref(), &request))
         .and_then(|()| check_policy(&resolved))
@@ -295,7 +303,12 @@ pub(crate) async fn handle(
                 false => Ok(()),
             },
         )
-        // nginx's access phase comes after its rewrite phase's redirects and returns.
+        // nginx's preaccess (limits) and access (source ranges) phases come after its rewrite
+        // phase's redirects and returns.
+        .and_then(|()| {
+            connection_slot = check_limits(&shared, &resolved, client.ip())?;
+            Ok(())
+        })
         .and_then(|()| check_source(&resolved, client.ip()));
     let mut response = match (checked, &resolved.destination) {
         (Err(Answer::Failure(failure)), _) => failure.response(),
@@ -359,6 +372,8 @@ pub(crate) async fn handle(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     record.status = response.status().as_u16();
+    record.hold =
+        connection_slot.map(|slot| Box::new(slot) as Box<dyn std::fmt::Debug + Send + Sync>);
     response.body_mut().set_record(record);
     Ok(response)
 }

@@ -77,6 +77,8 @@ pub(crate) struct Metrics {
     pub(crate) access_log_dropped: Counter,
     /// Connections closed for a missing or invalid PROXY protocol header.
     pub(crate) proxy_protocol_refused: Counter,
+    /// `limit-rps`/`limit-rpm` client states evicted from a full shard (the bound on memory).
+    pub(crate) rate_limit_evictions: Counter,
     /// Client connections currently open.
     pub(crate) open_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Generation of the route table the TLS resolver last saw.
@@ -143,6 +145,12 @@ impl Metrics {
             "Connections closed for a missing or invalid PROXY protocol header (use-proxy-protocol)",
             proxy_protocol_refused.clone(),
         );
+        let rate_limit_evictions = Counter::default();
+        registry.register(
+            "rate_limit_evictions",
+            "Per-client limit-rps/limit-rpm states evicted to keep the limiter within its memory bound",
+            rate_limit_evictions.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -167,6 +175,7 @@ impl Metrics {
             tls_secret_errors,
             access_log_dropped,
             proxy_protocol_refused,
+            rate_limit_evictions,
             open_connections,
             table_generation,
             nginx: NginxMetrics::new(controller),

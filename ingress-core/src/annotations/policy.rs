@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::balance::BalancePolicy;
 use super::canary::CanaryPolicy;
 use super::cors::CorsPolicy;
+use super::limits::LimitPolicy;
 use super::retry::NextUpstream;
 use super::values::Reader;
 
@@ -86,6 +87,9 @@ pub struct RoutePolicy {
     pub deny_source_range: Option<crate::CidrList>,
     /// `enable-cors` and the `cors-*` annotations: `None` unless CORS is enabled.
     pub cors: Option<Arc<CorsPolicy>>,
+    /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
+    /// `limit-whitelist`): `None` unless one limit is above 0.
+    pub limits: Option<Arc<LimitPolicy>>,
     /// Set when an annotation's value is invalid: the Ingress's paths answer `503` (what
     /// ingress-nginx does for a location it denies), with this reason; other Ingresses are
     /// not affected.
@@ -153,6 +157,12 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "enable-cors",
     "force-ssl-redirect",
     "from-to-www-redirect",
+    "limit-allowlist",
+    "limit-burst-multiplier",
+    "limit-connections",
+    "limit-rpm",
+    "limit-rps",
+    "limit-whitelist",
     "load-balance",
     "permanent-redirect",
     "permanent-redirect-code",
@@ -233,6 +243,7 @@ impl RoutePolicy {
                 .cidr_list("allowlist-source-range")
                 .or_else(|| read.cidr_list("whitelist-source-range")),
             deny_source_range: read.cidr_list("denylist-source-range"),
+            limits: read.limits().map(Arc::new),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);
@@ -273,6 +284,13 @@ impl RoutePolicy {
             name: name.clone(),
             port: crate::config::PortRef::Number(port),
         });
+    }
+
+    /// Names the zone of this Ingress's `limit-*` state after the Ingress (`namespace/name`).
+    pub(crate) fn name_limit_zone(&mut self, ingress: &crate::model::ObjectKey) {
+        if let Some(limits) = &mut self.limits {
+            Arc::make_mut(limits).zone = format!("{}/{}", ingress.namespace, ingress.name).into();
+        }
     }
 
     /// Whether a plain-HTTP request is redirected to HTTPS: `host_has_tls` (the host has a

@@ -331,3 +331,50 @@ fn redirect_codes_and_precedence_follow_ingress_nginx() {
     ]);
     assert_eq!(invalid.len(), 1);
 }
+
+#[test]
+fn limit_annotations_parse_with_ingress_nginx_defaults() {
+    assert_eq!(valid(&[]).limits, None);
+    assert_eq!(
+        valid(&[("limit-rps", "0"), ("limit-connections", "-3")]).limits,
+        None,
+        "0 and negative values limit nothing"
+    );
+    let policy = valid(&[("limit-rps", "10"), ("limit-whitelist", "10.0.0.0/8, ::1")]);
+    let limits = policy.limits.expect("limits");
+    let rps = limits.rps.expect("limit-rps");
+    assert_eq!(
+        (rps.limit(), rps.burst()),
+        (10, 50),
+        "multiplier 5 by default"
+    );
+    assert_eq!((limits.rpm, limits.connections), (None, None));
+    assert!(!limits.applies_to("10.1.1.1".parse().expect("ip")));
+    assert!(limits.applies_to("192.0.2.1".parse().expect("ip")));
+
+    let limits = valid(&[
+        ("limit-rpm", "30"),
+        ("limit-burst-multiplier", "2"),
+        ("limit-connections", "4"),
+        ("limit-allowlist", "192.0.2.0/24"),
+    ])
+    .limits
+    .expect("limits");
+    assert_eq!(limits.rpm.map(|r| r.burst()), Some(60));
+    assert_eq!(limits.connections, Some(4));
+    assert!(!limits.applies_to("192.0.2.9".parse().expect("ip")));
+
+    for (key, value) in [
+        ("limit-rps", "ten"),
+        ("limit-burst-multiplier", "1.5"),
+        ("limit-whitelist", "10.0.0.0/33"),
+    ] {
+        let (policy, invalid) = parse(&[("limit-rpm", "1"), (key, value)]);
+        assert_eq!(invalid.len(), 1, "{key}: {invalid:?}");
+        assert!(invalid[0].annotation.ends_with(key));
+        assert!(
+            policy.denied.is_some(),
+            "{key}: the Ingress's paths answer 503"
+        );
+    }
+}

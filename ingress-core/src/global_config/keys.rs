@@ -112,6 +112,18 @@ pub(super) const KEYS: &[KeySpec] = &[
         keep_alive_requests,
         values::count
     ),
+    key!(
+        "limit-conn-status-code",
+        "503",
+        limit_conn_status_code,
+        values::denial_status
+    ),
+    key!(
+        "limit-req-status-code",
+        "503",
+        limit_req_status_code,
+        values::denial_status
+    ),
     KeySpec {
         key: "log-format-upstream",
         default: super::DEFAULT_LOG_FORMAT_UPSTREAM,

@@ -43,6 +43,8 @@ const VALID_AND_INVALID: &[(&str, &str, Check, &str)] = &[
     ("hsts-preload", "true", |c| c.hsts_preload, "1.0"),
     ("keep-alive", "0", |c| c.keep_alive == Duration::ZERO, "75s"),
     ("keep-alive-requests", "50", |c| c.keep_alive_requests == 50, "99999999999"),
+    ("limit-conn-status-code", "429", |c| c.limit_conn_status_code == 429, "200"),
+    ("limit-req-status-code", "429", |c| c.limit_req_status_code == 429, "4xx"),
     ("log-format-upstream", "$remote_addr $status", |c| &*c.log_format_upstream == "$remote_addr $status", "a\nb"),
     ("proxy-body-size", "8k", |c| c.proxy_body_size == 8192, "8x"),
     ("proxy-connect-timeout", "3", |c| c.proxy_connect_timeout == secs(3), "3.5"),

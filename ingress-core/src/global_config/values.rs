@@ -109,6 +109,15 @@ pub(super) fn line(value: &str) -> Result<Arc<str>, Reason> {
     Ok(value.into())
 }
 
+/// One HTTP status code a denial is answered with (`limit-req-status-code`): 400-599.
+pub(super) fn denial_status(value: &str) -> Result<u16, Reason> {
+    count(value)
+        .ok()
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..=599).contains(c))
+        .ok_or("expected an HTTP error status code (400-599)")
+}
+
 /// A comma-separated list of HTTP status codes (`404,503`); empty is an empty list.
 pub(super) fn status_codes(value: &str) -> Result<Arc<[u16]>, Reason> {
     let mut codes = Vec::new();

@@ -203,6 +203,7 @@ impl ValidIngress {
                 Ok(mut v) => {
                     let (mut policy, invalid) = RoutePolicy::parse(&ingress.meta.annotations);
                     policy.resolve_default_backend(&key.namespace, &state.services);
+                    policy.name_limit_zone(&key);
                     diagnostics.extend(invalid.into_iter().map(|invalid| {
                         Diagnostic::AnnotationInvalid {
                             ingress: key.clone(),

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, StatusCode, Version, header};
 
+use super::limits::{ConnectionSlot, Exceeded};
 use super::pages::Failure;
 use super::{ClientConnection, Resolved, Shared, route_policy};
 
@@ -166,6 +167,31 @@ pub(super) fn check_source(resolved: &Resolved, client: IpAddr) -> Result<(), An
         true => Err(Answer::Failure(Failure::Forbidden)),
         false => Ok(()),
     }
+}
+
+/// `limit-connections`, `limit-rps`, `limit-rpm` (nginx's preaccess phase: after the
+/// redirects, before the source ranges): over a limit, the ConfigMap's status code. On
+/// success, the `limit-connections` slot to hold until the response is finished.
+pub(super) fn check_limits(
+    shared: &Shared,
+    resolved: &Resolved,
+    client: IpAddr,
+) -> Result<Option<ConnectionSlot>, Answer> {
+    let Some(policy) = resolved
+        .rule
+        .as_ref()
+        .and_then(|rule| rule.policy.limits.as_ref())
+    else {
+        return Ok(None);
+    };
+    shared.limiter.check(policy, client).map_err(|exceeded| {
+        let code = match exceeded {
+            Exceeded::Rate => resolved.global.limit_req_status(),
+            Exceeded::Connections => resolved.global.limit_conn_status(),
+        };
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        Answer::Failure(Failure::Limited(status))
+    })
 }
 
 #[cfg(test)]

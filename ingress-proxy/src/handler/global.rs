@@ -70,6 +70,16 @@ impl GlobalSettings {
         self.forwarding(proxy).trusts(peer)
     }
 
+    /// `limit-req-status-code` (ingress-nginx's default `503` without a ConfigMap).
+    pub(super) fn limit_req_status(&self) -> u16 {
+        self.config.limit_req_status_code
+    }
+
+    /// `limit-conn-status-code` (ingress-nginx's default `503` without a ConfigMap).
+    pub(super) fn limit_conn_status(&self) -> u16 {
+        self.config.limit_conn_status_code
+    }
+
     /// `whitelist-source-range` and `denylist-source-range`, when a ConfigMap is in force.
     pub(super) fn source_ranges(&self) -> Option<(&CidrList, &CidrList)> {
         let config = self.configmap()?;

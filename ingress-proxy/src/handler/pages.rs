@@ -1,5 +1,7 @@
 //! Small error pages and redirects that say what happened (and never echo request data).
 
+use std::borrow::Cow;
+
 use http::{HeaderValue, Response, StatusCode, header};
 
 use super::response_body::ResponseBody;
@@ -18,6 +20,9 @@ pub(crate) enum Failure {
     BodyTooLarge,
     /// The client's address is not allowed (`*-source-range`).
     Forbidden,
+    /// The client went over `limit-rps`/`limit-rpm` or `limit-connections`: answered with the
+    /// ConfigMap's `limit-req-status-code` or `limit-conn-status-code` (default `503`).
+    Limited(StatusCode),
     /// The client stopped sending its request body (`client-body-timeout`).
     RequestTimeout,
     /// No Ingress rule and no default backend matched (built-in default backend).
@@ -41,6 +46,7 @@ impl Failure {
             Failure::Connect => StatusCode::METHOD_NOT_ALLOWED,
             Failure::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::Limited(status) => status,
             Failure::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Failure::NoRoute => StatusCode::NOT_FOUND,
             Failure::NoEndpoints | Failure::ResourceBackend | Failure::PolicyInvalid => {
@@ -51,8 +57,13 @@ impl Failure {
         }
     }
 
-    fn message(self) -> &'static str {
-        match self {
+    fn message(self) -> Cow<'static, str> {
+        let text = match self {
+            Failure::Limited(status) => {
+                return Cow::Owned(format!(
+                    "{status}: too many requests from this client address (limit-rps, limit-rpm or limit-connections)\n"
+                ));
+            }
             Failure::BadHost => {
                 "400 Bad Request: an HTTP/1.1 request needs exactly one Host header field\n"
             }
@@ -87,12 +98,17 @@ impl Failure {
             Failure::UpstreamFailed => {
                 "502 Bad Gateway: the upstream connection failed or its response was invalid\n"
             }
-        }
+        };
+        Cow::Borrowed(text)
     }
 
     /// The error page.
     pub(crate) fn response(self) -> Response<ResponseBody> {
-        let mut response = Response::new(ResponseBody::full(self.message()));
+        let body = match self.message() {
+            Cow::Borrowed(text) => ResponseBody::full(text),
+            Cow::Owned(text) => ResponseBody::full(text),
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(
@@ -137,6 +153,8 @@ mod tests {
             Failure::BadRequestBody,
             Failure::BodyTooLarge,
             Failure::Forbidden,
+            Failure::Limited(StatusCode::SERVICE_UNAVAILABLE),
+            Failure::Limited(StatusCode::TOO_MANY_REQUESTS),
             Failure::RequestTimeout,
             Failure::NoRoute,
             Failure::PolicyInvalid,
