@@ -10,7 +10,10 @@
 //! `session-cookie-*` attributes, `upstream-hash-by` and `load-balance` ([`BalancePolicy`]),
 //! `proxy-next-upstream` with `-tries` and `-timeout` ([`NextUpstream`]), `enable-cors` with
 //! the `cors-*` annotations ([`CorsPolicy`]), `allowlist-source-range` (and
-//! `whitelist-source-range`) and `denylist-source-range` ([`crate::CidrList`]). An
+//! `whitelist-source-range`) and `denylist-source-range` ([`crate::CidrList`]), `limit-rps`,
+//! `limit-rpm`, `limit-connections` with `limit-burst-multiplier` and `limit-whitelist`
+//! ([`LimitPolicy`]), and `auth-type: basic` with `auth-secret`, `auth-secret-type` and
+//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]). An
 //! invalid value of any of them denies the Ingress's own paths (`503`) with an
 //! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
@@ -44,6 +47,7 @@
 //! ]);
 //! ```
 
+mod auth;
 mod balance;
 mod canary;
 mod cors;
@@ -56,6 +60,7 @@ mod values;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use auth::{AuthSecretType, BasicAuthPolicy, Credentials};
 pub use balance::{
     Affinity, AffinityMode, BalancePolicy, HashKey, HashPart, LoadBalance, SameSite,
 };
@@ -103,11 +108,8 @@ const DOCUMENTED: &[&str] = &[
     "auth-keepalive-timeout",
     "auth-method",
     "auth-proxy-set-headers",
-    "auth-realm",
     "auth-request-redirect",
     "auth-response-headers",
-    "auth-secret",
-    "auth-secret-type",
     "auth-signin",
     "auth-signin-redirect-param",
     "auth-tls-error-page",
@@ -116,7 +118,6 @@ const DOCUMENTED: &[&str] = &[
     "auth-tls-secret",
     "auth-tls-verify-client",
     "auth-tls-verify-depth",
-    "auth-type",
     "auth-url",
     "client-body-buffer-size",
     "connection-proxy-header",

@@ -17,5 +17,6 @@ pub use ingress::{
 };
 pub use meta::{ObjectKey, ObjectMeta, Timestamp};
 pub use service::{
-    Endpoint, EndpointPort, EndpointSlice, Service, ServicePort, ServiceType, TlsSecret,
+    Endpoint, EndpointPort, EndpointSlice, OpaqueSecret, Service, ServicePort, ServiceType,
+    TlsSecret,
 };

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::global_config::GlobalConfigState;
-use crate::model::{EndpointSlice, Ingress, IngressClass, ObjectKey, Service, TlsSecret};
+use crate::model::{
+    EndpointSlice, Ingress, IngressClass, ObjectKey, OpaqueSecret, Service, TlsSecret,
+};
 
 /// Every object the route table depends on, keyed by `namespace/name` (IngressClasses have
 /// an empty namespace). Sources keep one of these up to date through [`Change`]s.
@@ -19,6 +21,8 @@ pub struct ClusterState {
     pub endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     /// `kubernetes.io/tls` Secrets.
     pub tls_secrets: BTreeMap<ObjectKey, TlsSecret>,
+    /// `Opaque` Secrets (read by `auth-secret`).
+    pub opaque_secrets: BTreeMap<ObjectKey, OpaqueSecret>,
     /// The global configuration (ingress-nginx's ConfigMap), parsed.
     pub global_config: GlobalConfigState,
 }
@@ -46,6 +50,10 @@ pub enum Change {
     UpsertTlsSecret(TlsSecret),
     /// A TLS Secret was deleted.
     DeleteTlsSecret(ObjectKey),
+    /// An `Opaque` Secret was created or updated.
+    UpsertOpaqueSecret(OpaqueSecret),
+    /// An `Opaque` Secret was deleted.
+    DeleteOpaqueSecret(ObjectKey),
     /// The global configuration's ConfigMap was created or updated (its `data`).
     UpsertGlobalConfig {
         /// The ConfigMap (`--configmap`).
@@ -110,6 +118,13 @@ impl ClusterState {
                     self.tls_secrets.insert(s.meta.key(), s.clone()).as_ref() != Some(&s);
             }
             Change::DeleteTlsSecret(k) => touched.routes |= self.tls_secrets.remove(&k).is_some(),
+            Change::UpsertOpaqueSecret(s) => {
+                touched.routes |=
+                    self.opaque_secrets.insert(s.meta.key(), s.clone()).as_ref() != Some(&s);
+            }
+            Change::DeleteOpaqueSecret(k) => {
+                touched.routes |= self.opaque_secrets.remove(&k).is_some()
+            }
             Change::UpsertGlobalConfig { source, data } => {
                 self.receive_global_config(Some((source, data)), touched)
             }

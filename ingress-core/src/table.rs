@@ -201,6 +201,13 @@ impl RouteTable {
         self.tls.default_certificate()
     }
 
+    /// Every host a `tls` entry serves (`*.example.com` for a wildcard entry) with the
+    /// binding that won it, sorted by host: what the admin API and the certificate-expiry
+    /// metric list.
+    pub fn certificates(&self) -> Vec<(Arc<str>, &TlsBinding)> {
+        self.tls.bindings()
+    }
+
     /// Every rejected object and conflict loser of this build, sorted.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         &self.diagnostics

@@ -117,4 +117,21 @@ impl TlsSelection {
     pub(crate) fn default_certificate(&self) -> Option<&TlsBinding> {
         self.default.as_ref()
     }
+
+    /// Every `tls.hosts` entry in force with its binding (`*.suffix` for wildcards), sorted
+    /// by host name.
+    pub(crate) fn bindings(&self) -> Vec<(Arc<str>, &TlsBinding)> {
+        let mut all: Vec<(Arc<str>, &TlsBinding)> = self
+            .exact
+            .iter()
+            .map(|(host, binding)| (host.clone(), binding))
+            .chain(
+                self.wildcard
+                    .iter()
+                    .map(|(suffix, binding)| (Arc::from(format!("*.{suffix}")), binding)),
+            )
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
 }

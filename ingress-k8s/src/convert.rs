@@ -18,7 +18,7 @@
 mod ingress;
 mod service;
 
-pub use service::{SERVICE_NAME_LABEL, TLS_SECRET_TYPE};
+pub use service::{OPAQUE_SECRET_TYPE, SERVICE_NAME_LABEL, TLS_SECRET_TYPE};
 
 use std::fmt;
 

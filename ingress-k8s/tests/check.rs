@@ -167,3 +167,51 @@ fn a_configmap_flag_naming_no_manifest_is_a_warning() {
     );
     assert!(missing.contains(", 1 warnings"), "{missing}");
 }
+
+#[test]
+fn an_auth_secret_is_read_from_an_opaque_secret_in_the_manifests() {
+    const PROTECTED: &str = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: private
+  namespace: default
+  annotations:
+    nginx.ingress.kubernetes.io/auth-type: basic
+    nginx.ingress.kubernetes.io/auth-secret: basic-auth
+spec:
+  ingressClassName: ingress-engine
+  rules:
+  - host: private.lucky.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: tomcat, port: {number: 8080}}}}
+";
+    // What `kubectl create secret generic basic-auth --from-file=auth` writes (no type: Opaque).
+    const SECRET: &str = "apiVersion: v1
+kind: Secret
+metadata: {name: basic-auth, namespace: default}
+stringData:
+  auth: |
+    foo:$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00
+";
+    let dir = std::env::temp_dir().join(format!("check-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(manifests()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("private.yaml"), PROTECTED).unwrap();
+    let without = check(&[dir.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&without.stdout).into_owned();
+    assert!(
+        stdout.contains("auth-secret") && stdout.contains("does not exist"),
+        "{stdout}"
+    );
+    std::fs::write(dir.join("secret.yaml"), SECRET).unwrap();
+    let with = check(&[dir.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&with.stdout).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(with.status.success(), "{stdout}");
+    assert!(!stdout.contains("auth-secret"), "{stdout}");
+    assert!(stdout.contains("0 warnings"), "{stdout}");
+}

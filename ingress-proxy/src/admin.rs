@@ -34,16 +34,20 @@ pub(crate) async fn handle(
             "text/plain; charset=utf-8",
             "not ready: no route table published yet\n".to_owned(),
         ),
-        "/metrics" => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            shared.metrics.encode(),
-        ),
-        path @ ("/api/routes" | "/api/diagnostics" | "/api/backends") => {
+        "/metrics" => {
+            shared.metrics.refresh(&shared.table.load_full());
+            (
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                shared.metrics.encode(),
+            )
+        }
+        path @ ("/api/routes" | "/api/diagnostics" | "/api/backends" | "/api/certificates") => {
             let table = shared.table.load_full();
             let value = match path {
                 "/api/routes" => api::routes(&table),
                 "/api/diagnostics" => api::diagnostics(&table),
+                "/api/certificates" => api::certificates(&table),
                 _ => api::backends(&shared, &table),
             };
             (StatusCode::OK, "application/json", value.to_string())
@@ -51,7 +55,7 @@ pub(crate) async fn handle(
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "404 Not Found: the admin listener serves /healthz, /readyz, /metrics, /api/routes, /api/diagnostics and /api/backends\n".to_owned(),
+            "404 Not Found: the admin listener serves /healthz, /readyz, /metrics, /api/routes, /api/diagnostics, /api/backends and /api/certificates\n".to_owned(),
         ),
     };
     let mut response = Response::new(ResponseBody::full(body));

@@ -11,7 +11,8 @@
 //!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
 //!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer),
 //!    then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
-//!    [`limits`]) and [`check_source`] (`*-source-range`: `403`);
+//!    [`limits`]), [`check_source`] (`*-source-range`: `403`) and `auth-type: basic`
+//!    ([`basic_auth`]: `401`);
 //! 3. [`forward`]: the endpoint strategy ([`endpoint_choice`]: affinity, `upstream-hash-by`,
 //!    `load-balance`; `service-upstream`), passive health, the upstream protocol
 //!    (`backend-protocol`, `appProtocol`) and timeouts;
@@ -29,6 +30,7 @@
 
 mod attempts;
 pub(crate) mod balance;
+mod basic_auth;
 mod checks;
 mod cors;
 mod endpoint_choice;
@@ -99,6 +101,8 @@ pub(crate) struct Shared {
     timer: CoarseTimer,
     /// Per-client state of `limit-rps`, `limit-rpm` and `limit-connections`.
     limiter: Arc<limits::Limiter>,
+    /// Successful bcrypt checks of `auth-type: basic`, remembered.
+    auth_cache: basic_auth::AuthCache,
 }
 
 /// What a request knows about the connection it arrived on (shared by its requests).
@@ -185,6 +189,7 @@ impl Shared {
             table,
             config,
             limiter: Arc::new(limits::Limiter::new(metrics.rate_limit_evictions.clone())),
+            auth_cache: basic_auth::AuthCache::default(),
             metrics,
             hsts,
             none: Arc::from("-"),
@@ -310,10 +315,20 @@ pub(crate) async fn handle(
             Ok(())
         })
         .and_then(|()| check_source(&resolved, client.ip()));
+    // nginx's access phase ends with authentication, after the source ranges.
+    let checked = match (checked, basic_auth_policy(&resolved)) {
+        (Ok(()), Some(policy)) => basic_auth::check(&shared.auth_cache, policy, request.headers())
+            .await
+            .map_err(|basic_auth::Refusal::Unauthorized(challenge)| {
+                Answer::Unauthorized(challenge)
+            }),
+        (checked, _) => checked,
+    };
     let mut response = match (checked, &resolved.destination) {
         (Err(Answer::Failure(failure)), _) => failure.response(),
         (Err(Answer::Redirect(status, location)), _) => pages::redirect(status, location),
         (Err(Answer::Preflight), _) => pages::no_content(),
+        (Err(Answer::Unauthorized(challenge)), _) => pages::unauthorized(challenge),
         (Ok(()), Destination::NotFound) => Failure::NoRoute.response(),
         (Ok(()), Destination::Resource) => Failure::ResourceBackend.response(),
         (Ok(()), Destination::Service(backend)) => {
@@ -388,6 +403,13 @@ impl Resolved {
 }
 
 /// Phase 1: the host to route on — the absolute-form/`:authority` authority, else `Host`.
+fn basic_auth_policy(resolved: &Resolved) -> Option<&ingress_core::annotations::BasicAuthPolicy> {
+    resolved
+        .rule
+        .as_ref()
+        .and_then(|rule| rule.policy.basic_auth.as_deref())
+}
+
 fn request_host<B>(request: &Request<B>) -> Option<HeaderValue> {
     match request.uri().authority() {
         Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),

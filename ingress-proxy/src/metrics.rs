@@ -39,6 +39,13 @@ pub(crate) struct StatusLabels {
     status: u16,
 }
 
+/// Labels of the diagnostics gauge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct DiagnosticLabels {
+    /// The diagnostic's reason (`Rejected`, `RuleConflict`, `TLSSecretMissing`, …).
+    pub(crate) reason: &'static str,
+}
+
 /// Labels naming one TLS Secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct SecretLabels {
@@ -79,6 +86,9 @@ pub(crate) struct Metrics {
     pub(crate) proxy_protocol_refused: Counter,
     /// `limit-rps`/`limit-rpm` client states evicted from a full shard (the bound on memory).
     pub(crate) rate_limit_evictions: Counter,
+    /// The table in force's diagnostics by reason (rejected objects, conflicts, missing
+    /// Secrets, invalid or ignored annotations), set at each scrape.
+    diagnostics: Family<DiagnosticLabels, Gauge>,
     /// Client connections currently open.
     pub(crate) open_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Generation of the route table the TLS resolver last saw.
@@ -151,6 +161,12 @@ impl Metrics {
             "Per-client limit-rps/limit-rpm states evicted to keep the limiter within its memory bound",
             rate_limit_evictions.clone(),
         );
+        let diagnostics = Family::<DiagnosticLabels, Gauge>::default();
+        registry.register(
+            "diagnostics",
+            "Diagnostics of the route table in force, by reason: rejected objects, conflicts, missing Secrets, invalid or ignored annotations and ConfigMap keys",
+            diagnostics.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -176,6 +192,7 @@ impl Metrics {
             access_log_dropped,
             proxy_protocol_refused,
             rate_limit_evictions,
+            diagnostics,
             open_connections,
             table_generation,
             nginx: NginxMetrics::new(controller),
@@ -253,6 +270,20 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// Sets the gauges that describe the table in force (diagnostics by reason, certificate
+    /// expiry); called before each scrape.
+    pub(crate) fn refresh(&self, table: &ingress_core::RouteTable) {
+        self.diagnostics.clear();
+        for diagnostic in table.diagnostics() {
+            self.diagnostics
+                .get_or_create(&DiagnosticLabels {
+                    reason: diagnostic.reason(),
+                })
+                .inc();
+        }
+        self.nginx.set_certificates(&crate::tls::inventory(table));
+    }
+
     pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail; an error here could only come from a broken

@@ -6,6 +6,7 @@
 //! is parsed once, while rebuilt snapshots that keep a Secret share its buffers and its parse.
 
 mod certificates;
+pub(crate) mod inventory;
 mod settings;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::metrics::Metrics;
 
 use certificates::CertificateCache;
 pub(crate) use certificates::self_signed;
+pub(crate) use inventory::{CertificateRow, inventory};
 pub(crate) use settings::TlsAcceptors;
 
 /// Chooses the certificate for each handshake from the current route table.

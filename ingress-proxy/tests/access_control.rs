@@ -1,7 +1,8 @@
-//! Per-client limits through the data plane: `limit-rps` (+ `limit-burst-multiplier`),
-//! `limit-connections`, `limit-whitelist`, and the ConfigMap's `limit-req-status-code` /
-//! `limit-conn-status-code`. The test client is 127.0.0.1 unless a trusted balancer names
-//! another address.
+//! Access control through the data plane: per-client limits (`limit-rps` +
+//! `limit-burst-multiplier`, `limit-connections`, `limit-whitelist`, and the ConfigMap's
+//! `limit-req-status-code` / `limit-conn-status-code`) and basic authentication (`auth-type`,
+//! `auth-secret`, `auth-secret-type`, `auth-realm`). The test client is 127.0.0.1 unless a
+//! trusted balancer names another address.
 
 mod common;
 
@@ -162,5 +163,145 @@ async fn limit_connections_counts_requests_in_progress_until_their_response_is_s
         })
         .await,
         "the slot is released with the response"
+    );
+}
+
+/// An `Opaque` Secret `name` with `data`.
+fn opaque_secret(name: &str, data: &[(&str, &str)]) -> Change {
+    Change::UpsertOpaqueSecret(ingress_core::OpaqueSecret {
+        meta: ingress_core::ObjectMeta::new(NS, name, Some(1)),
+        data: data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), std::sync::Arc::from(v.as_bytes())))
+            .collect(),
+    })
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[tokio::test]
+async fn basic_auth_answers_401_with_the_realm_lets_valid_users_through_and_follows_the_secret() {
+    let (proxy, mut writer, _web) = proxy(vec![
+        annotated(
+            "private",
+            "private.example",
+            &[
+                ("auth-type", "basic"),
+                ("auth-secret", "users"),
+                ("auth-realm", "Authentication Required - foo"),
+            ],
+        ),
+        annotated(
+            "mapped",
+            "mapped.example",
+            &[
+                ("auth-type", "basic"),
+                ("auth-secret", "default/mapped-users"),
+                ("auth-secret-type", "auth-map"),
+            ],
+        ),
+        annotated(
+            "missing",
+            "missing.example",
+            &[("auth-type", "basic"), ("auth-secret", "nobody-made-this")],
+        ),
+        annotated(
+            "digest",
+            "digest.example",
+            &[("auth-type", "digest"), ("auth-secret", "users")],
+        ),
+    ])
+    .await;
+    // `htpasswd -nbm foo password` and `htpasswd -nbB -C 5 baz password`.
+    writer.apply(opaque_secret(
+        "users",
+        &[(
+            "auth",
+            "foo:$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00\n\
+             baz:$2y$05$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe\n",
+        )],
+    ));
+    writer.apply(opaque_secret(
+        "mapped-users",
+        &[("alice", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=")],
+    ));
+    writer.commit();
+
+    let answer = |host: &'static str, authorization: Option<String>| {
+        let proxy = &proxy;
+        async move {
+            let mut builder = Request::get(format!("http://{}/p", proxy.http)).header("host", host);
+            if let Some(value) = authorization {
+                builder = builder.header("authorization", value);
+            }
+            send(
+                &http1_client(),
+                builder.body(Full::new(Bytes::new())).expect("request"),
+            )
+            .await
+        }
+    };
+    let refused = answer("private.example", None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        "Basic realm=\"Authentication Required - foo\""
+    );
+    for (user, password, expected) in [
+        ("foo", "password", StatusCode::OK),
+        ("foo", "wrong", StatusCode::UNAUTHORIZED),
+        ("baz", "password", StatusCode::OK),
+        ("baz", "password", StatusCode::OK), // remembered: not checked with bcrypt again
+        ("baz", "passwore", StatusCode::UNAUTHORIZED),
+        ("nobody", "password", StatusCode::UNAUTHORIZED),
+    ] {
+        assert_eq!(
+            answer("private.example", Some(basic(user, password)))
+                .await
+                .status,
+            expected,
+            "{user}:{password}"
+        );
+    }
+    assert_eq!(
+        answer("mapped.example", Some(basic("alice", "password")))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // A missing Secret or an unimplemented auth type denies, never allows.
+    for host in ["missing.example", "digest.example"] {
+        assert_eq!(
+            answer(host, Some(basic("foo", "password"))).await.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{host}"
+        );
+    }
+
+    // Rotation: the new Secret applies to the next request, and the old password stops working
+    // even where a success was remembered.
+    // `htpasswd -nbs baz qux`.
+    writer.apply(opaque_secret(
+        "users",
+        &[("auth", "baz:{SHA}tUun9WISQNQD8GgV9yRgBu+MfUM=\n")],
+    ));
+    writer.commit();
+    assert_eq!(
+        answer("private.example", Some(basic("baz", "password")))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        answer("private.example", Some(basic("baz", "qux")))
+            .await
+            .status,
+        StatusCode::OK
     );
 }

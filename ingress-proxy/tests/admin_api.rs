@@ -192,3 +192,84 @@ async fn ingress_nginx_s_request_metrics_are_exposed_under_their_names() {
         "no upstream, no upstream latency"
     );
 }
+
+#[tokio::test]
+async fn certificates_are_listed_with_expiry_and_counted_in_the_metrics_without_key_material() {
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = web_table(&[web.address]);
+    let mut params =
+        rcgen::CertificateParams::new(vec!["secure.example".to_owned()]).expect("params");
+    params.not_after = rcgen::date_time_ymd(2030, 6, 1);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = params.self_signed(&key).expect("certificate");
+    writer.apply(Change::UpsertTlsSecret(tls_secret(
+        "secure-cert",
+        &certificate.pem(),
+        &key.serialize_pem(),
+    )));
+    writer.apply(Change::UpsertIngress(with_tls(
+        ingress("secure", 2, &[(Some("secure.example"), "/", "web")]),
+        &["secure.example"],
+        "secure-cert",
+    )));
+    writer.apply(Change::UpsertIngress(with_tls(
+        ingress("unsigned", 3, &[(Some("unsigned.example"), "/", "web")]),
+        &["unsigned.example"],
+        "absent-cert",
+    )));
+    writer.commit();
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+
+    let listed = api(&proxy, "/api/certificates").await;
+    let rows = listed["certificates"].as_array().expect("certificates");
+    assert_eq!(rows.len(), 2, "{listed}");
+    let secure = &rows[0];
+    assert_eq!(secure["host"], "secure.example");
+    assert_eq!(secure["secret"], "default/secure-cert");
+    assert_eq!(secure["ingress"], "default/secure");
+    assert_eq!(
+        secure["not_after"], 1_906_502_400_i64,
+        "2030-06-01T00:00:00Z"
+    );
+    assert_eq!(secure["expired"], false);
+    assert!(secure["days_left"].as_i64().unwrap_or(0) > 1000, "{listed}");
+    assert_eq!(rows[1]["host"], "unsigned.example");
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not exist"),
+        "{listed}"
+    );
+    let text = listed.to_string();
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains("BEGIN"),
+        "{text}"
+    );
+
+    let metrics = get(&http1_client(), proxy.admin, "admin", "/metrics")
+        .await
+        .body;
+    assert_eq!(
+        sample(
+            &metrics,
+            "nginx_ingress_controller_ssl_expire_time_seconds",
+            &[
+                ("host", "secure.example"),
+                ("namespace", "default"),
+                ("secret_name", "secure-cert")
+            ],
+        ),
+        Some(1_906_502_400.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "ingress_diagnostics",
+            &[("reason", "TLSSecretMissing")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+}

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::auth::BasicAuthPolicy;
 use super::balance::BalancePolicy;
 use super::canary::CanaryPolicy;
 use super::cors::CorsPolicy;
@@ -87,6 +88,9 @@ pub struct RoutePolicy {
     pub deny_source_range: Option<crate::CidrList>,
     /// `enable-cors` and the `cors-*` annotations: `None` unless CORS is enabled.
     pub cors: Option<Arc<CorsPolicy>>,
+    /// `auth-type: basic` with its Secret's users (`auth-secret`, `auth-secret-type`,
+    /// `auth-realm`): `None` without `auth-type`.
+    pub basic_auth: Option<Arc<BasicAuthPolicy>>,
     /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
     /// `limit-whitelist`): `None` unless one limit is above 0.
     pub limits: Option<Arc<LimitPolicy>>,
@@ -137,6 +141,10 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "affinity-mode",
     "allowlist-source-range",
     "app-root",
+    "auth-realm",
+    "auth-secret",
+    "auth-secret-type",
+    "auth-type",
     "backend-protocol",
     "canary",
     "canary-by-cookie",
@@ -244,6 +252,7 @@ impl RoutePolicy {
                 .or_else(|| read.cidr_list("whitelist-source-range")),
             deny_source_range: read.cidr_list("denylist-source-range"),
             limits: read.limits().map(Arc::new),
+            basic_auth: read.basic_auth().map(Arc::new),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);
@@ -284,6 +293,45 @@ impl RoutePolicy {
             name: name.clone(),
             port: crate::config::PortRef::Number(port),
         });
+    }
+
+    /// Reads the users of `auth-type: basic` from the Secret `auth-secret` names, in the
+    /// Ingress's namespace. A missing Secret, a missing key or a line that cannot be used
+    /// denies the Ingress's paths (`503`) and is returned as an invalid `auth-secret`; it
+    /// never lets a request through unchecked.
+    pub(crate) fn resolve_basic_auth(
+        &mut self,
+        namespace: &str,
+        secrets: &BTreeMap<crate::model::ObjectKey, crate::model::OpaqueSecret>,
+    ) -> Option<InvalidAnnotation> {
+        let auth = self.basic_auth.as_mut()?;
+        let written = auth.secret_name.clone();
+        let read = super::auth::secret_key(namespace, &written).and_then(|key| {
+            let secret = secrets
+                .get(&key)
+                .ok_or_else(|| format!("Secret {key} does not exist (or is not of type Opaque)"))?;
+            super::auth::credentials_of(secret, auth.secret_type)
+                .map_err(|reason| format!("Secret {key}: {reason}"))
+        });
+        match read {
+            Ok(credentials) => {
+                Arc::make_mut(auth).credentials = Some(Arc::new(credentials));
+                None
+            }
+            Err(reason) => {
+                if self.denied.is_none() {
+                    self.denied = Some(
+                        format!("annotation auth-secret {written:?} cannot be used: {reason}")
+                            .into(),
+                    );
+                }
+                Some(InvalidAnnotation {
+                    annotation: format!("{}auth-secret", super::PREFIX),
+                    value: written.to_string(),
+                    reason,
+                })
+            }
+        }
     }
 
     /// Names the zone of this Ingress's `limit-*` state after the Ingress (`namespace/name`).

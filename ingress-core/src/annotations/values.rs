@@ -61,6 +61,15 @@ impl<'a> Reader<'a> {
         parsed
     }
 
+    /// Records that `name`, which another annotation needs, is absent.
+    pub(super) fn missing(&mut self, name: &str, reason: &str) {
+        self.invalid.push(InvalidAnnotation {
+            annotation: format!("{PREFIX}{name}"),
+            value: String::new(),
+            reason: reason.to_owned(),
+        });
+    }
+
     /// A boolean in Go's `strconv.ParseBool` syntax.
     pub(super) fn boolean(&mut self, name: &str) -> Option<bool> {
         self.parse_value(name, "expected \"true\" or \"false\"", parse_bool)

@@ -91,3 +91,14 @@ pub struct TlsSecret {
     /// `data["tls.key"]`: the PEM private key.
     pub private_key_pem: Arc<[u8]>,
 }
+
+/// A Secret of type `Opaque`, kept for the annotations that name one (`auth-secret`): its
+/// `data`, with `stringData` merged over it as the API server does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct OpaqueSecret {
+    /// `metadata`.
+    pub meta: ObjectMeta,
+    /// `data`, key by key.
+    pub data: std::collections::BTreeMap<String, Arc<[u8]>>,
+}

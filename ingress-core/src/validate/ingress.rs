@@ -204,7 +204,9 @@ impl ValidIngress {
                     let (mut policy, invalid) = RoutePolicy::parse(&ingress.meta.annotations);
                     policy.resolve_default_backend(&key.namespace, &state.services);
                     policy.name_limit_zone(&key);
-                    diagnostics.extend(invalid.into_iter().map(|invalid| {
+                    let unusable_secret =
+                        policy.resolve_basic_auth(&key.namespace, &state.opaque_secrets);
+                    diagnostics.extend(invalid.into_iter().chain(unusable_secret).map(|invalid| {
                         Diagnostic::AnnotationInvalid {
                             ingress: key.clone(),
                             annotation: invalid.annotation.into(),

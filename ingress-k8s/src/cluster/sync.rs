@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use ingress_core::{
-    Change, ClusterState, EndpointSlice, Ingress, IngressClass, ObjectKey, RouteTable, Service,
-    TableWriter, TlsSecret,
+    Change, ClusterState, EndpointSlice, Ingress, IngressClass, ObjectKey, OpaqueSecret,
+    RouteTable, Service, TableWriter, TlsSecret,
 };
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
@@ -20,7 +20,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::convert::{ConvertError, K8s, SERVICE_NAME_LABEL, TLS_SECRET_TYPE};
+use crate::convert::{ConvertError, K8s, OPAQUE_SECRET_TYPE, SERVICE_NAME_LABEL, TLS_SECRET_TYPE};
 
 /// The cluster objects as last listed/watched, for the status writer and event recorder (which
 /// need what the core model leaves out: uids, resource versions, current status).
@@ -41,14 +41,17 @@ enum KindEvent {
     EndpointSlice(watcher::Event<discovery::EndpointSlice>),
     Secret(watcher::Event<core::Secret>),
     ConfigMap(watcher::Event<core::ConfigMap>),
+    OpaqueSecret(watcher::Event<core::Secret>),
 }
 
 type BoxedEvents = Pin<Box<dyn Stream<Item = Result<KindEvent, watcher::Error>> + Send>>;
 
 /// Number of watched kinds; the table opens once each has completed its initial list.
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 /// The index of the global configuration's ConfigMap among them.
 const CONFIGMAP: usize = 5;
+/// The index of the `Opaque` Secrets (`auth-secret`) among them.
+const OPAQUE_SECRETS: usize = 6;
 
 /// Starts the watches. The returned stream must be polled for the stores to fill.
 fn watch_all(
@@ -88,12 +91,20 @@ fn watch_all(
         config.clone().fields(&format!("type={TLS_SECRET_TYPE}")),
     )
     .map(|e| e.map(KindEvent::Secret));
+    // Opaque Secrets, for `auth-secret` (other types are never read: service account tokens,
+    // registry credentials and Helm releases stay out of the controller's memory).
+    let opaque_events = plain(
+        scoped::<core::Secret>(client, namespace),
+        config.clone().fields(&format!("type={OPAQUE_SECRET_TYPE}")),
+    )
+    .map(|e| e.map(KindEvent::OpaqueSecret));
     let mut merged = futures::stream::select_all([
         ingress_events.boxed(),
         service_events.boxed(),
         class_events.boxed(),
         slice_events.boxed(),
         secret_events.boxed(),
+        opaque_events.boxed(),
     ]);
     if let Some(key) = configmap {
         // One object: watched by name in its namespace, so the RBAC needed is a Role there.
@@ -341,6 +352,17 @@ impl Sync {
                 |o| TlsSecret::try_from(K8s(o)).map(Change::UpsertTlsSecret),
                 Change::DeleteTlsSecret,
                 |s| s.tls_secrets.keys().cloned().collect(),
+            ),
+            KindEvent::OpaqueSecret(e) => self.kind(
+                Kind {
+                    index: OPAQUE_SECRETS,
+                    listed,
+                    relists,
+                },
+                e,
+                |o| OpaqueSecret::try_from(K8s(o)).map(Change::UpsertOpaqueSecret),
+                Change::DeleteOpaqueSecret,
+                |s| s.opaque_secrets.keys().cloned().collect(),
             ),
             KindEvent::ConfigMap(e) => self.kind(
                 Kind {

@@ -1,11 +1,13 @@
 //! v1 `Service`, discovery.k8s.io/v1 `EndpointSlice`, legacy v1 `Endpoints` and
-//! `kubernetes.io/tls` Secrets.
+//! `kubernetes.io/tls` and `Opaque` Secrets.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ingress_core::{
-    Endpoint, EndpointPort, EndpointSlice, Service, ServicePort, ServiceType, TlsSecret,
+    Endpoint, EndpointPort, EndpointSlice, OpaqueSecret, Service, ServicePort, ServiceType,
+    TlsSecret,
 };
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
@@ -16,6 +18,9 @@ use super::{ConvertError, ConvertProblem, ErrorContext, K8s, convert_meta};
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// The Secret type the data plane can serve.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+
+/// The `type` of the Secrets `auth-secret` reads (`kubectl create secret generic`).
+pub const OPAQUE_SECRET_TYPE: &str = "Opaque";
 
 impl TryFrom<K8s<'_, core::Service>> for Service {
     type Error = ConvertError;
@@ -209,6 +214,35 @@ impl TryFrom<K8s<'_, core::Secret>> for TlsSecret {
             private_key_pem: value("tls.key")?,
             meta,
         })
+    }
+}
+
+impl TryFrom<K8s<'_, core::Secret>> for OpaqueSecret {
+    type Error = ConvertError;
+
+    fn try_from(K8s(secret): K8s<'_, core::Secret>) -> Result<Self, ConvertError> {
+        let (meta, cx) = convert_meta("Secret", &secret.metadata, true)?;
+        let secret_type = secret.type_.as_deref().unwrap_or(OPAQUE_SECRET_TYPE);
+        if secret_type != OPAQUE_SECRET_TYPE {
+            return Err(cx.error(
+                "type",
+                ConvertProblem::Invalid {
+                    value: secret_type.to_owned(),
+                    expected: OPAQUE_SECRET_TYPE,
+                },
+            ));
+        }
+        let mut data: BTreeMap<String, Arc<[u8]>> = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(key, bytes)| (key.clone(), Arc::from(bytes.0.as_slice())))
+            .collect();
+        // `stringData` wins over `data`, as the API server merges them.
+        for (key, text) in secret.string_data.iter().flatten() {
+            data.insert(key.clone(), Arc::from(text.as_bytes()));
+        }
+        Ok(OpaqueSecret { meta, data })
     }
 }
 

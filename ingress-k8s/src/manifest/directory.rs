@@ -6,12 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ingress_core::{
-    Change, ClusterState, EndpointSlice, Ingress, IngressClass, ObjectKey, Service, Timestamp,
-    TlsSecret,
+    Change, ClusterState, EndpointSlice, Ingress, IngressClass, ObjectKey, OpaqueSecret, Service,
+    Timestamp, TlsSecret,
 };
 
 use super::parse::{ManifestError, ManifestObject, ParsedObject, is_manifest_file, parse_manifest};
-use crate::convert::{ConvertError, DEFAULT_NAMESPACE, K8s, TLS_SECRET_TYPE};
+use crate::convert::{ConvertError, DEFAULT_NAMESPACE, K8s, OPAQUE_SECRET_TYPE, TLS_SECRET_TYPE};
 
 /// The manifests of one directory, as last read.
 ///
@@ -46,6 +46,7 @@ pub(super) enum ModelObject {
     Service(Service),
     EndpointSlice(EndpointSlice),
     TlsSecret(TlsSecret),
+    OpaqueSecret(OpaqueSecret),
     ConfigMap {
         key: ObjectKey,
         data: BTreeMap<String, String>,
@@ -173,6 +174,10 @@ pub(super) fn state_of<'a>(
                 next_age(&mut secret.meta.creation_timestamp);
                 state.tls_secrets.insert(secret.meta.key(), secret);
             }
+            ModelObject::OpaqueSecret(mut secret) => {
+                next_age(&mut secret.meta.creation_timestamp);
+                state.opaque_secrets.insert(secret.meta.key(), secret);
+            }
             ModelObject::ConfigMap { key, data } if Some(&key) == global_configmap => {
                 state.apply(Change::UpsertGlobalConfig { source: key, data });
             }
@@ -246,9 +251,14 @@ fn convert(parsed: &ParsedObject, out: &mut Vec<ModelObject>) -> Result<(), Conv
             let slices: Vec<EndpointSlice> = K8s(o).try_into()?;
             out.extend(slices.into_iter().map(ModelObject::EndpointSlice));
         }
-        // Secrets of other types (Opaque, docker config, …) are not the route table's business.
-        ManifestObject::Secret(o) if o.type_.as_deref() != Some(TLS_SECRET_TYPE) => {}
-        ManifestObject::Secret(o) => out.push(ModelObject::TlsSecret(K8s(o).try_into()?)),
+        // TLS Secrets serve certificates, Opaque ones (no type means Opaque) hold `auth-secret`
+        // users; other types (docker config, service account tokens, …) are not the route
+        // table's business.
+        ManifestObject::Secret(o) => match o.type_.as_deref().unwrap_or(OPAQUE_SECRET_TYPE) {
+            TLS_SECRET_TYPE => out.push(ModelObject::TlsSecret(K8s(o).try_into()?)),
+            OPAQUE_SECRET_TYPE => out.push(ModelObject::OpaqueSecret(K8s(o).try_into()?)),
+            _ => {}
+        },
         ManifestObject::ConfigMap(o) => out.push(configmap(o)),
     }
     Ok(())

@@ -5,7 +5,11 @@
 //!   HTTPS redirect), best first per host, and the table generation;
 //! - `GET /api/diagnostics`: every rejected object and conflict (object, reason, message);
 //! - `GET /api/backends`: every Service port in use, its endpoints and their passive health
-//!   (eligible, failures in the current window, requests in flight).
+//!   (eligible, failures in the current window, requests in flight);
+//! - `GET /api/certificates`: every host a `tls` entry serves (and `_`, the configured
+//!   default), its Ingress and Secret, and the leaf certificate's public fields (subject,
+//!   issuer, serial, DNS names, validity, days left, expired) or why they cannot be read
+//!   ([`crate::tls::inventory`]).
 
 use serde_json::{Value, json};
 
@@ -48,6 +52,16 @@ pub(crate) fn diagnostics(table: &RouteTable) -> Value {
         })
         .collect();
     json!({ "generation": table.generation(), "diagnostics": diagnostics })
+}
+
+/// `/api/certificates`.
+pub(crate) fn certificates(table: &RouteTable) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        });
+    crate::tls::inventory::to_json(&crate::tls::inventory(table), now)
 }
 
 /// `/api/backends`.

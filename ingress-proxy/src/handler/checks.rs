@@ -17,6 +17,8 @@ pub(super) enum Answer {
     Redirect(StatusCode, HeaderValue),
     /// An allowed CORS preflight (`enable-cors`): `204`, the fields added by the caller.
     Preflight,
+    /// `auth-type: basic` without valid credentials: `401` with this `WWW-Authenticate`.
+    Unauthorized(HeaderValue),
 }
 
 /// Phase 0: requests no route can serve. `CONNECT` asks for a tunnel to a named host (`405`);

@@ -134,6 +134,21 @@ pub(crate) fn redirect(status: StatusCode, location: HeaderValue) -> Response<Re
     response
 }
 
+/// `401 Unauthorized` with its `WWW-Authenticate` challenge (`auth-type: basic`).
+pub(crate) fn unauthorized(challenge: HeaderValue) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(
+        "401 Unauthorized: this path needs a user name and password (auth-type: basic)\n",
+    ));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(header::WWW_AUTHENTICATE, challenge);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
 /// `204 No Content` (a CORS preflight's answer).
 pub(crate) fn no_content() -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::empty());

@@ -61,6 +61,15 @@ pub(crate) struct RequestLabels {
     pub(crate) host: Arc<str>,
 }
 
+/// `ssl_expire_time_seconds`'s labels, as ingress-nginx writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct CertificateLabels {
+    pub(crate) class: String,
+    pub(crate) host: String,
+    pub(crate) namespace: String,
+    pub(crate) secret_name: String,
+}
+
 /// One series set's handles, cached per label set so a request costs one map lookup.
 #[derive(Debug)]
 struct Series {
@@ -89,6 +98,10 @@ pub(crate) struct NginxMetrics {
     pub(crate) reload_successful: Gauge,
     /// `config_last_reload_successful_timestamp_seconds`.
     pub(crate) reload_timestamp: Gauge,
+    /// `ssl_expire_time_seconds`: each served certificate's `notAfter`, set at each scrape.
+    ssl_expire_time: Family<CertificateLabels, Gauge>,
+    /// The controller class, the `class` label of `ssl_expire_time_seconds`.
+    class: String,
 }
 
 /// One finished request, as the ingress-nginx metrics see it.
@@ -176,8 +189,16 @@ impl NginxMetrics {
             "Timestamp of the last successful configuration reload.",
             reload_timestamp.clone(),
         );
+        let ssl_expire_time = Family::<CertificateLabels, Gauge>::default();
+        registry.register(
+            "ssl_expire_time_seconds",
+            "Number of seconds since 1970 to the SSL Certificate expire",
+            ssl_expire_time.clone(),
+        );
         NginxMetrics {
             registry,
+            ssl_expire_time,
+            class: controller.class.clone(),
             reload_successful,
             reload_timestamp,
             requests,
@@ -187,6 +208,27 @@ impl NginxMetrics {
             response_size,
             bytes_sent,
             series: RwLock::new(HashMap::default()),
+        }
+    }
+
+    /// Replaces `ssl_expire_time_seconds` with the certificates of the table in force (a host
+    /// whose certificate cannot be read has no series).
+    pub(crate) fn set_certificates(&self, rows: &[crate::tls::CertificateRow<'_>]) {
+        self.ssl_expire_time.clear();
+        for row in rows {
+            let Ok(details) = &row.details else { continue };
+            let (namespace, secret_name) = row.binding.secret.as_ref().map_or_else(
+                || (String::new(), String::new()),
+                |secret| (secret.namespace.to_string(), secret.name.to_string()),
+            );
+            self.ssl_expire_time
+                .get_or_create(&CertificateLabels {
+                    class: self.class.clone(),
+                    host: row.host.to_string(),
+                    namespace,
+                    secret_name,
+                })
+                .set(details.not_after);
         }
     }
 
