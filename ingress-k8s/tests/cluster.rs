@@ -408,6 +408,61 @@ async fn the_configmap_named_by_flag_is_watched_and_a_bad_edit_keeps_previous_va
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opaque_auth_secret_is_watched_and_its_rotation_applies() {
+    let fake = FakeApi::start().await;
+    seed(&fake);
+    let mut private = ingress("private", "private.lucky.com", "tomcat");
+    private["metadata"]["annotations"] = json!({
+        "nginx.ingress.kubernetes.io/auth-type": "basic",
+        "nginx.ingress.kubernetes.io/auth-secret": "basic-auth",
+    });
+    fake.apply("ingresses", private);
+    // `htpasswd -nbs foo password`.
+    let secret = |hash: &str| {
+        json!({"metadata": {"name": "basic-auth"}, "type": "Opaque",
+            "stringData": {"auth": format!("foo:{hash}\n")}})
+    };
+    fake.apply("secrets", secret("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="));
+    let (writer, reader) = table(table_config());
+    let source = ClusterSource::new(fake.client(), config("controller-a"));
+    let task = tokio::spawn(source.run(writer, std::future::pending()));
+    tokio::time::timeout(Duration::from_secs(10), reader.wait_until_ready())
+        .await
+        .expect("ready after every initial list, the Opaque Secrets' included");
+    let policy = || {
+        reader
+            .load()
+            .routes()
+            .iter()
+            .find(|route| route.rule.host.as_deref() == Some("private.lucky.com"))
+            .map(|route| route.rule.policy.clone())
+    };
+    let verifies = |password: &[u8]| {
+        policy()
+            .and_then(|policy| policy.basic_auth.clone())
+            .and_then(|auth| auth.credentials.clone())
+            .is_some_and(|users| users.verify("foo", password))
+    };
+    assert!(eventually(Duration::from_secs(5), || verifies(b"password")).await);
+
+    // Rotation (`htpasswd -nbs foo qux`): the next table checks the new password only.
+    fake.apply("secrets", secret("{SHA}tUun9WISQNQD8GgV9yRgBu+MfUM="));
+    assert!(
+        eventually(Duration::from_secs(5), || verifies(b"qux")
+            && !verifies(b"password"))
+        .await
+    );
+    // Deleted: the paths deny (503), they never open up.
+    fake.delete("secrets", "default", "basic-auth");
+    assert!(
+        eventually(Duration::from_secs(5), || policy()
+            .is_some_and(|p| p.denied.is_some()))
+        .await
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_namespace_limits_the_watches_to_one_namespace() {
     let fake = FakeApi::start().await;
     seed(&fake);
