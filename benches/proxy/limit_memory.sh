@@ -8,7 +8,9 @@
 # (a wrk Lua script walks up from 10.0.0.0, one range per thread; only the header changes, every
 # connection is on loopback), so the distinct clients are the requests sent. Printed: requests, 503s, the
 # proxy's resident memory (VmRSS, VmHWM) before and after, and the evictions counter; then the
-# same run with one client, the baseline the difference is read against.
+# same run with one client (answered mostly by the limiter itself), and the distinct-client run
+# again without the annotation (the same proxying work, no limiter state): the baselines the
+# difference is read against.
 #
 # Needs: wrk, curl; Usage: benches/proxy/limit_memory.sh [duration_seconds=40]
 set -euo pipefail
@@ -35,6 +37,11 @@ BACKEND=19300; HTTP=19380; ADMIN=19354
 
 mkdir -p "$WORK/manifests"
 cat > "$WORK/manifests/all.yaml" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: { name: ingress-engine }
+spec: { controller: ingress-engine.dev/controller }
+---
 apiVersion: v1
 kind: ConfigMap
 metadata: { name: ingress-engine-controller, namespace: ingress-engine }
@@ -65,6 +72,7 @@ metadata:
   annotations:
     nginx.ingress.kubernetes.io/limit-rps: "1000"
 spec:
+  ingressClassName: ingress-engine
   rules:
   - host: limited.bench.local
     http:
@@ -101,20 +109,24 @@ LUA
 rss() { awk '/^VmRSS|^VmHWM/ { printf "%s %d KiB  ", $1, $2 }' "/proc/$1/status"; }
 metric() { curl -sf "http://127.0.0.1:$ADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
-measure() {  # distinct|same
-  "$BIN/ingress-proxy" --manifests "$WORK/manifests" --configmap ingress-engine/ingress-engine-controller \
+measure() {  # distinct|same, manifests directory
+  "$BIN/ingress-proxy" --manifests "$2" --configmap ingress-engine/ingress-engine-controller \
     --http-addr "127.0.0.1:$HTTP" --https-addr "127.0.0.1:19343" --admin-addr "127.0.0.1:$ADMIN" \
     >"$WORK/proxy.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
-  curl -sf -H 'Host: limited.bench.local' "http://127.0.0.1:$HTTP/" >/dev/null
-  echo "clients=$1 before: $(rss "$pid")"
+  curl -s -o /dev/null -w "first request: %{http_code}\n" -H "Host: limited.bench.local" "http://127.0.0.1:$HTTP/"
+  grep -iE "warn|error" "$WORK/proxy.log" | head -5 || true
+  echo "clients=$1 ($(basename "$2")) before: $(rss "$pid")"
   wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/clients.lua" "http://127.0.0.1:$HTTP/" -- "$1" > "$WORK/wrk.txt" 2>&1 || true
   grep -E 'requests in|Non-2xx' "$WORK/wrk.txt" | sed 's/^ */  /'
-  echo "clients=$1 after:  $(rss "$pid") evictions=$(metric ingress_rate_limit_evictions_total)"
+  echo "clients=$1 ($(basename "$2")) after:  $(rss "$pid") evictions=$(metric ingress_rate_limit_evictions_total)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-measure distinct
-measure same
+mkdir -p "$WORK/unlimited"
+grep -v 'limit-rps' "$WORK/manifests/all.yaml" | sed 's/^  annotations:$/  annotations: {}/' > "$WORK/unlimited/all.yaml"
+measure distinct "$WORK/manifests"
+measure same "$WORK/manifests"
+measure distinct "$WORK/unlimited"
