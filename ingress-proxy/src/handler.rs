@@ -324,6 +324,11 @@ pub(crate) async fn handle(
             }),
         (checked, _) => checked,
     };
+    if let Err(answer) = &checked
+        && let Some(reason) = answer.denial()
+    {
+        shared.metrics.count_denial(reason);
+    }
     let mut response = match (checked, &resolved.destination) {
         (Err(Answer::Failure(failure)), _) => failure.response(),
         (Err(Answer::Redirect(status, location)), _) => pages::redirect(status, location),

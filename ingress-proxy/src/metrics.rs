@@ -39,6 +39,13 @@ pub(crate) struct StatusLabels {
     status: u16,
 }
 
+/// Labels of the denied-requests counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct DenialLabels {
+    /// `source_range`, `limit`, `basic_auth`, `invalid_annotation`, `body_size`.
+    pub(crate) reason: &'static str,
+}
+
 /// Labels of the diagnostics gauge.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct DiagnosticLabels {
@@ -86,6 +93,8 @@ pub(crate) struct Metrics {
     pub(crate) proxy_protocol_refused: Counter,
     /// `limit-rps`/`limit-rpm` client states evicted from a full shard (the bound on memory).
     pub(crate) rate_limit_evictions: Counter,
+    /// Requests the proxy refused itself, by the check that refused them.
+    denied: Family<DenialLabels, Counter>,
     /// The table in force's diagnostics by reason (rejected objects, conflicts, missing
     /// Secrets, invalid or ignored annotations), set at each scrape.
     diagnostics: Family<DiagnosticLabels, Gauge>,
@@ -161,6 +170,12 @@ impl Metrics {
             "Per-client limit-rps/limit-rpm states evicted to keep the limiter within its memory bound",
             rate_limit_evictions.clone(),
         );
+        let denied = Family::<DenialLabels, Counter>::default();
+        registry.register(
+            "requests_denied",
+            "Requests the proxy refused itself, by reason: source_range (403), limit (limit-rps/rpm/connections), basic_auth (401), invalid_annotation (503), body_size (413: a declared length over proxy-body-size)",
+            denied.clone(),
+        );
         let diagnostics = Family::<DiagnosticLabels, Gauge>::default();
         registry.register(
             "diagnostics",
@@ -192,6 +207,7 @@ impl Metrics {
             access_log_dropped,
             proxy_protocol_refused,
             rate_limit_evictions,
+            denied,
             diagnostics,
             open_connections,
             table_generation,
@@ -270,6 +286,11 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// Counts one request refused by the proxy's own checks.
+    pub(crate) fn count_denial(&self, reason: &'static str) {
+        self.denied.get_or_create(&DenialLabels { reason }).inc();
+    }
+
     /// Sets the gauges that describe the table in force (diagnostics by reason, certificate
     /// expiry); called before each scrape.
     pub(crate) fn refresh(&self, table: &ingress_core::RouteTable) {

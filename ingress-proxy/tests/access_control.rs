@@ -54,6 +54,19 @@ async fn status(proxy: &Proxy, host: &str, path: &str, headers: &[(&str, &str)])
     .status
 }
 
+/// `ingress_requests_denied_total{reason="REASON"}` on the admin listener (0 when absent).
+async fn denied(proxy: &Proxy, reason: &str) -> u64 {
+    let metrics = get(&http1_client(), proxy.admin, "admin", "/metrics")
+        .await
+        .body;
+    let series = format!("ingress_requests_denied_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Requests sent back to back until one is refused (at most 50): how many were served.
 async fn served_before_refusal(proxy: &Proxy, host: &str, headers: &[(&str, &str)]) -> usize {
     for served in 0..50 {
@@ -124,6 +137,10 @@ async fn limit_rps_serves_the_burst_then_answers_the_configured_status_per_clien
         6,
         "a different client has its own bucket"
     );
+
+    // Each refusal is counted by reason: three `served_before_refusal` that ended in one, and
+    // two direct checks.
+    assert_eq!(denied(&proxy, "limit").await, 5);
 
     // The bucket drains at 1 request a second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -283,6 +300,7 @@ async fn basic_auth_answers_401_with_the_realm_lets_valid_users_through_and_foll
             "{host}"
         );
     }
+    assert_eq!(denied(&proxy, "invalid_annotation").await, 2);
 
     // Rotation: the new Secret applies to the next request, and the old password stops working
     // even where a success was remembered.

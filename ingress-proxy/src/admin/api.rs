@@ -9,7 +9,7 @@
 //! - `GET /api/certificates`: every host a `tls` entry serves (and `_`, the configured
 //!   default), its Ingress and Secret, and the leaf certificate's public fields (subject,
 //!   issuer, serial, DNS names, validity, days left, expired) or why they cannot be read
-//!   ([`crate::tls::inventory`]).
+//!   ([`crate::tls::inventory()`]).
 
 use serde_json::{Value, json};
 

@@ -21,6 +21,22 @@ pub(super) enum Answer {
     Unauthorized(HeaderValue),
 }
 
+impl Answer {
+    /// The access decision this answer reports, for `ingress_requests_denied_total{reason}`:
+    /// `None` for answers that are not a refusal of access (redirects, preflights, malformed
+    /// requests).
+    pub(super) fn denial(&self) -> Option<&'static str> {
+        match self {
+            Answer::Failure(Failure::Forbidden) => Some("source_range"),
+            Answer::Failure(Failure::Limited(_)) => Some("limit"),
+            Answer::Failure(Failure::PolicyInvalid) => Some("invalid_annotation"),
+            Answer::Failure(Failure::BodyTooLarge) => Some("body_size"),
+            Answer::Unauthorized(_) => Some("basic_auth"),
+            Answer::Failure(_) | Answer::Redirect(..) | Answer::Preflight => None,
+        }
+    }
+}
+
 /// Phase 0: requests no route can serve. `CONNECT` asks for a tunnel to a named host (`405`);
 /// an HTTP/1.1 request needs exactly one `Host`, an HTTP/1.0 one at most one (RFC 9112
 /// §3.2: `400`). Checked here, once, for every server (inline or hyper's).
