@@ -11,9 +11,13 @@
 //! `cargo run --release --example walkthrough` starts the two pods, two `ingress-proxy`
 //! replicas (child processes serving `examples/manifests`, copied to a temporary directory so
 //! it can be edited) and `ingress-lb` in front, then walks through HTTP, HTTPS, a killed
-//! replica, a live Ingress edit and an unknown host. It exits 0 only if every step did what it
-//! said. Run as `walkthrough replica ARGS…`, it is one `ingress-proxy` replica (the binary's
-//! own code, `ingress_k8s::cli`), so the example needs no other binary to be built first.
+//! replica, a live Ingress edit and an unknown host; run as root with iproute2, it adds the
+//! tutorial's virtual IP (two ingress-lb with VRRP in network namespaces of their own, each in
+//! front of a replica and the pods; the MASTER is killed and the client's next connection goes
+//! through the BACKUP), and says it skips that step otherwise. It exits 0 only if every step did
+//! what it said. Run as `walkthrough replica ARGS…`, it is one `ingress-proxy` replica (the binary's
+//! own code, `ingress_k8s::cli`), and as `walkthrough pod|lb|get …` one process of the VIP
+//! step, so the example needs no other binary to be built first.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -68,6 +72,13 @@ impl Drop for TempManifests {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    // The VIP step's processes, each started inside a network namespace (see `vip_step`).
+    match args.get(1).map(String::as_str) {
+        Some("pod") => return node_process(pod_process(&args[2..])),
+        Some("lb") => return node_process(lb_process(&args[2..])),
+        Some("get") => return node_process(get_process(&args[2..])),
+        _ => {}
+    }
     if args.get(1).map(String::as_str) == Some("replica") {
         // `walkthrough replica --manifests DIR --http-addr …`: one ingress-proxy replica.
         let proxy_args = ingress_k8s::cli::Args::parse_from(
@@ -113,6 +124,178 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs one of the VIP step's processes on a runtime of its own.
+fn node_process(process: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|error| error.to_string())
+        .and_then(|runtime| runtime.block_on(process));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("walkthrough: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `walkthrough pod NAME ADDRESS`: one pod, until killed.
+async fn pod_process(args: &[String]) -> Result<(), String> {
+    let [name, address] = args else {
+        return Err("usage: walkthrough pod NAME ADDRESS".to_owned());
+    };
+    let address: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    // The process serves this one pod until it is killed: the name lives as long as it does.
+    let name: &'static str = Box::leak(name.clone().into_boxed_str());
+    let task = pod::spawn(name, address)
+        .await
+        .map_err(|e| format!("pod {name} cannot bind {address}: {e}"))?;
+    task.await.map_err(|e| e.to_string())
+}
+
+/// `walkthrough lb CONFIG`: ingress-lb (the binary's own code), until killed.
+async fn lb_process(args: &[String]) -> Result<(), String> {
+    let [config] = args else {
+        return Err("usage: walkthrough lb CONFIG".to_owned());
+    };
+    ingress_lb::run_from_file(Path::new(config), std::future::pending())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `walkthrough get ADDRESS HOST PATH`: one request (1 s at most); prints `STATUS POD`.
+async fn get_process(args: &[String]) -> Result<(), String> {
+    let [address, host, path] = args else {
+        return Err("usage: walkthrough get ADDRESS HOST PATH".to_owned());
+    };
+    let address: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(1),
+        client::get(address, host, path, None),
+    )
+    .await
+    .map_err(|_| "no answer within 1 s".to_owned())??;
+    println!(
+        "{} {}",
+        answer.status,
+        pod::field(&answer.body, "pod").unwrap_or("-")
+    );
+    Ok(())
+}
+
+/// Step 6: the tutorial's two balancer machines as two network namespaces on one segment,
+/// each with ingress-lb (VRRP in keepalived's place) in front of an ingress-proxy replica and
+/// the two pods, and a client namespace that knows only the virtual address.
+async fn vip_step(checks: &mut Checks, manifests: &Path) -> Result<(), String> {
+    use ingress_examples::vip::{Segment, VIP};
+    let mut segment = match Segment::new(&["node-1", "node-2", "client"]) {
+        Ok(segment) => segment,
+        Err(reason) => {
+            println!("   skipped: cannot create network namespaces here: {reason}");
+            return Ok(());
+        }
+    };
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let manifests = manifests.to_str().ok_or("manifest path is not UTF-8")?;
+    let mut balancers = Vec::new();
+    for (node, priority, address) in [("node-1", 100, "10.233.0.1"), ("node-2", 90, "10.233.0.2")] {
+        for (pod_name, pod_address) in [
+            ("tomcat-1", "127.0.0.11:8080"),
+            ("tomcat-2", "127.0.0.12:8080"),
+        ] {
+            let name = format!("{pod_name}@{node}");
+            segment.spawn(node, &name, &exe, &["pod", &name, pod_address])?;
+        }
+        segment.spawn(
+            node,
+            &format!("replica@{node}"),
+            &exe,
+            &[
+                "replica",
+                "--manifests",
+                manifests,
+                "--http-addr",
+                "127.0.0.1:18080",
+                "--https-addr",
+                "127.0.0.1:18443",
+                "--admin-addr",
+                "127.0.0.1:10254",
+            ],
+        )?;
+        let config = segment.write_file(
+            &format!("lb@{node}.toml"),
+            &format!(
+                "[upstreams.k8s-ingress-controller]\n\
+                 servers = [{{ address = \"127.0.0.1:18080\", weight = 5, max_fails = 3, fail_timeout = \"30s\" }}]\n\
+                 [[listeners]]\naddress = \"0.0.0.0:38999\"\nupstream = \"k8s-ingress-controller\"\n\
+                 [vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 50\npriority = {priority}\n\
+                 advert_int = 1\nvirtual_ipaddress = [\"{VIP}/24\"]\n"
+            ),
+        )?;
+        let config = config
+            .to_str()
+            .ok_or("config path is not UTF-8")?
+            .to_owned();
+        balancers.push(segment.spawn(node, &format!("lb@{node}"), &exe, &["lb", &config])?);
+        println!(
+            "   {node} ({address}): ingress-lb (VRRP priority {priority}) → ingress-proxy 127.0.0.1:18080 → tomcat-1, tomcat-2"
+        );
+    }
+    let vip = format!("{VIP}:38999");
+    let through_vip =
+        |segment: &Segment| segment.run("client", &exe, &["get", &vip, "tomcat.lucky.com", "/"]);
+    // The MASTER is elected after three advertisement intervals without a higher priority.
+    let started = Instant::now();
+    let mut first = None;
+    while started.elapsed() < Duration::from_secs(20) && first.is_none() {
+        first = through_vip(&segment).filter(|answer| answer.starts_with("200 "));
+        if first.is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let Some(first) = first else {
+        checks.check(false, "the client reaches the VIP within 20 s");
+        println!("{}", segment.log("lb@node-1"));
+        return Ok(());
+    };
+    println!(
+        "   after {} ms: client 10.233.0.3 → VIP {vip} → {}  [{}]",
+        started.elapsed().as_millis(),
+        first.split_once(' ').map_or("?", |(_, pod)| pod),
+        first.split_once(' ').map_or("?", |(status, _)| status),
+    );
+    checks.check(
+        first.ends_with("@node-1"),
+        "node-1 (priority 100) holds the VIP: the MASTER serves it",
+    );
+
+    segment.kill(balancers[0]);
+    println!("   killed node-1's ingress-lb (SIGKILL): its VRRP advertisements stop");
+    let killed = Instant::now();
+    let mut after = None;
+    while killed.elapsed() < Duration::from_secs(10) && after.is_none() {
+        after = through_vip(&segment).filter(|answer| answer.starts_with("200 "));
+        if after.is_none() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    match after {
+        Some(answer) => {
+            println!(
+                "   after {} ms: client 10.233.0.3 → VIP {vip} → {}  [{}]",
+                killed.elapsed().as_millis(),
+                answer.split_once(' ').map_or("?", |(_, pod)| pod),
+                answer.split_once(' ').map_or("?", |(status, _)| status),
+            );
+            checks.check(
+                answer.ends_with("@node-2"),
+                "node-2 (the BACKUP) took the VIP over and the client's next connection is served",
+            );
+        }
+        None => checks.check(false, "the client reaches the VIP again within 10 s"),
+    }
+    Ok(())
 }
 
 /// A free loopback port at or after `preferred`.
@@ -437,6 +620,12 @@ proxy_protocol = "v2"
         unknown.status == 404,
         "the built-in default backend answers 404",
     );
+
+    println!("\n== 6. The virtual IP: two ingress-lb with VRRP, the MASTER dies ==");
+    match ingress_examples::vip::Segment::prerequisites() {
+        Err(reason) => println!("   skipped: {reason}; run as root with iproute2 to see it"),
+        Ok(()) => vip_step(&mut checks, &manifests.0).await?,
+    }
 
     let _ = stop_lb.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), lb_task).await;

@@ -44,9 +44,21 @@ fn walkthrough_runs_every_step() {
         "== 3. Kill replica-1",
         "== 4. Edit an Ingress file",
         "== 5. An unknown host",
+        "== 6. The virtual IP",
         "Every step did what it said.",
     ] {
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
     assert!(!stdout.contains("FAILED"), "{stdout}");
+    // The VIP step runs where namespaces can be created (root with `ip`); CI, which installs
+    // them, demands it (the ingress-lb namespace tests read the same variable).
+    let vip_ran = stdout.contains("[ok] node-2 (the BACKUP) took the VIP over");
+    let vip_skipped = stdout.contains("skipped:");
+    assert!(vip_ran || vip_skipped, "{stdout}");
+    if std::env::var("INGRESS_LB_REQUIRE_NETNS").as_deref() == Ok("1") {
+        assert!(
+            vip_ran,
+            "INGRESS_LB_REQUIRE_NETNS=1 but the VIP step did not run:\n{stdout}"
+        );
+    }
 }
