@@ -5,11 +5,87 @@
 //! deleted, files removed).
 //!
 //! Needs root (creating namespaces) and iproute2's `ip`; [`Segment::prerequisites`] says why
-//! not otherwise, and the walkthrough skips the step with that reason.
+//! not otherwise, and the walkthrough skips the step with that reason. The processes it starts
+//! in the namespaces are the walkthrough binary itself in another mode ([`run_process`]), so
+//! no other binary has to be built first.
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use crate::{client, pod};
+
+/// Runs `walkthrough MODE ARGS…` for the processes the VIP step starts in its namespaces:
+/// `pod NAME ADDRESS`, `lb CONFIG` (ingress-lb), `get ADDRESS HOST PATH`; `None` for any other
+/// mode.
+pub fn run_process(mode: &str, args: &[String]) -> Option<ExitCode> {
+    Some(match mode {
+        "pod" => node_process(pod_process(args)),
+        "lb" => node_process(lb_process(args)),
+        "get" => node_process(get_process(args)),
+        _ => return None,
+    })
+}
+
+/// Runs one of the VIP step's processes on a runtime of its own.
+fn node_process(process: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|error| error.to_string())
+        .and_then(|runtime| runtime.block_on(process));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("walkthrough: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `walkthrough pod NAME ADDRESS`: one pod, until killed.
+async fn pod_process(args: &[String]) -> Result<(), String> {
+    let [name, address] = args else {
+        return Err("usage: walkthrough pod NAME ADDRESS".to_owned());
+    };
+    let address: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    // The process serves this one pod until it is killed: the name lives as long as it does.
+    let name: &'static str = Box::leak(name.clone().into_boxed_str());
+    let task = pod::spawn(name, address)
+        .await
+        .map_err(|e| format!("pod {name} cannot bind {address}: {e}"))?;
+    task.await.map_err(|e| e.to_string())
+}
+
+/// `walkthrough lb CONFIG`: ingress-lb (the binary's own code), until killed.
+async fn lb_process(args: &[String]) -> Result<(), String> {
+    let [config] = args else {
+        return Err("usage: walkthrough lb CONFIG".to_owned());
+    };
+    ingress_lb::run_from_file(Path::new(config), std::future::pending())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `walkthrough get ADDRESS HOST PATH`: one request (1 s at most); prints `STATUS POD`.
+async fn get_process(args: &[String]) -> Result<(), String> {
+    let [address, host, path] = args else {
+        return Err("usage: walkthrough get ADDRESS HOST PATH".to_owned());
+    };
+    let address: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(1),
+        client::get(address, host, path, None),
+    )
+    .await
+    .map_err(|_| "no answer within 1 s".to_owned())??;
+    println!(
+        "{} {}",
+        answer.status,
+        pod::field(&answer.body, "pod").unwrap_or("-")
+    );
+    Ok(())
+}
 
 /// The virtual address the two balancers share (VRRP).
 pub const VIP: &str = "10.233.0.100";

@@ -72,12 +72,13 @@ impl Drop for TempManifests {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    // The VIP step's processes, each started inside a network namespace (see `vip_step`).
-    match args.get(1).map(String::as_str) {
-        Some("pod") => return node_process(pod_process(&args[2..])),
-        Some("lb") => return node_process(lb_process(&args[2..])),
-        Some("get") => return node_process(get_process(&args[2..])),
-        _ => {}
+    // The VIP step's processes (`pod`, `lb`, `get`), each started inside a network namespace
+    // (see `vip_step`).
+    if let Some(code) = args
+        .get(1)
+        .and_then(|mode| ingress_examples::vip::run_process(mode, &args[2..]))
+    {
+        return code;
     }
     if args.get(1).map(String::as_str) == Some("replica") {
         // `walkthrough replica --manifests DIR --http-addr …`: one ingress-proxy replica.
@@ -124,64 +125,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Runs one of the VIP step's processes on a runtime of its own.
-fn node_process(process: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
-    let result = tokio::runtime::Runtime::new()
-        .map_err(|error| error.to_string())
-        .and_then(|runtime| runtime.block_on(process));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("walkthrough: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `walkthrough pod NAME ADDRESS`: one pod, until killed.
-async fn pod_process(args: &[String]) -> Result<(), String> {
-    let [name, address] = args else {
-        return Err("usage: walkthrough pod NAME ADDRESS".to_owned());
-    };
-    let address: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
-    // The process serves this one pod until it is killed: the name lives as long as it does.
-    let name: &'static str = Box::leak(name.clone().into_boxed_str());
-    let task = pod::spawn(name, address)
-        .await
-        .map_err(|e| format!("pod {name} cannot bind {address}: {e}"))?;
-    task.await.map_err(|e| e.to_string())
-}
-
-/// `walkthrough lb CONFIG`: ingress-lb (the binary's own code), until killed.
-async fn lb_process(args: &[String]) -> Result<(), String> {
-    let [config] = args else {
-        return Err("usage: walkthrough lb CONFIG".to_owned());
-    };
-    ingress_lb::run_from_file(Path::new(config), std::future::pending())
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// `walkthrough get ADDRESS HOST PATH`: one request (1 s at most); prints `STATUS POD`.
-async fn get_process(args: &[String]) -> Result<(), String> {
-    let [address, host, path] = args else {
-        return Err("usage: walkthrough get ADDRESS HOST PATH".to_owned());
-    };
-    let address: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
-    let answer = tokio::time::timeout(
-        Duration::from_secs(1),
-        client::get(address, host, path, None),
-    )
-    .await
-    .map_err(|_| "no answer within 1 s".to_owned())??;
-    println!(
-        "{} {}",
-        answer.status,
-        pod::field(&answer.body, "pod").unwrap_or("-")
-    );
-    Ok(())
 }
 
 /// Step 6: the tutorial's two balancer machines as two network namespaces on one segment,

@@ -43,6 +43,7 @@ mod limits;
 mod pages;
 mod response_body;
 mod route_policy;
+mod shared;
 mod upgrade;
 pub(crate) mod upstream;
 
@@ -54,19 +55,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use hyper::upgrade::OnUpgrade;
-use ingress_core::{Backend, Endpoints, MatchedRule, PortRef, ServiceRef, TableReader, Target};
+use ingress_core::{Backend, Endpoints, MatchedRule, ServiceRef, TableReader, Target};
 use std::time::Instant;
 
 use crate::access_log;
-use crate::access_log::{AccessLogSink, AccessRecord, LogFields};
+use crate::access_log::{AccessRecord, LogFields};
 use crate::body::{BodyIdle, ClientBody, RequestBody};
-use crate::coarse_timer::CoarseTimer;
-use crate::config::{ProxyConfig, UpstreamProtocol};
-use crate::error::ProxyError;
-use crate::metrics::Metrics;
+use crate::config::UpstreamProtocol;
 use crate::request_id;
 use attempts::attempts;
-use balance::EndpointPicker;
 use checks::{
     Answer, check_limits, check_policy, check_request, check_source, host_redirect,
     policy_redirect, redirect_target,
@@ -78,32 +75,8 @@ pub(crate) use global::ClientSettings;
 use headers::{Forwarded, ForwardedFields};
 use pages::Failure;
 pub(crate) use response_body::ResponseBody;
-use upstream::{Exchange, Outgoing, PeerKey, Upstream, UpstreamBody};
-
-/// State shared by every connection of every listener.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// Source of the current route table.
-    pub(crate) table: TableReader,
-    pub(crate) config: ProxyConfig,
-    pub(crate) metrics: Arc<Metrics>,
-    upstream: Upstream,
-    picker: EndpointPicker,
-    /// Pre-built `Strict-Transport-Security` value (checked once at start).
-    hsts: Option<HeaderValue>,
-    /// Label value for "none".
-    none: Arc<str>,
-    /// An empty label value.
-    empty: Arc<str>,
-    /// The access log's queue; `None` when it is off.
-    access_log: Option<AccessLogSink>,
-    /// The coarse timer (request body idle timeouts).
-    timer: CoarseTimer,
-    /// Per-client state of `limit-rps`, `limit-rpm` and `limit-connections`.
-    limiter: Arc<limits::Limiter>,
-    /// Successful bcrypt checks of `auth-type: basic`, remembered.
-    auth_cache: basic_auth::AuthCache,
-}
+pub(crate) use shared::Shared;
+use upstream::{Exchange, Outgoing, PeerKey, UpstreamBody};
 
 /// What a request knows about the connection it arrived on (shared by its requests).
 #[derive(Debug)]
@@ -164,72 +137,6 @@ struct Resolved {
     /// `from-to-www-redirect`: the host this request's host redirects to.
     host_redirect: Option<Arc<str>>,
     global: global::GlobalSettings,
-}
-
-impl Shared {
-    pub(crate) fn new(
-        table: TableReader,
-        config: ProxyConfig,
-        metrics: Arc<Metrics>,
-        timer: CoarseTimer,
-        access_log: Option<AccessLogSink>,
-    ) -> Result<Self, ProxyError> {
-        let hsts = config.hsts.as_deref().and_then(|value| match HeaderValue::from_str(value) {
-            Ok(value) => Some(value),
-            Err(error) => {
-                tracing::warn!(%error, "config field hsts is not a valid header value; HSTS disabled");
-                None
-            }
-        });
-        Ok(Shared {
-            upstream: Upstream::new(&config, table.clone(), timer.clone())
-                .map_err(ProxyError::UpstreamTls)?,
-            timer,
-            picker: EndpointPicker::new(config.passive_health_ejection),
-            table,
-            config,
-            limiter: Arc::new(limits::Limiter::new(metrics.rate_limit_evictions.clone())),
-            auth_cache: basic_auth::AuthCache::default(),
-            metrics,
-            hsts,
-            none: Arc::from("-"),
-            empty: Arc::from(""),
-            access_log,
-        })
-    }
-
-    /// Passive health of `backend`'s endpoints (see [`EndpointPicker::health`]).
-    pub(crate) fn endpoint_health(
-        &self,
-        backend: &Arc<Backend>,
-    ) -> Option<Vec<balance::EndpointHealth>> {
-        self.picker.health(backend, Instant::now())
-    }
-
-    /// The upstream connection pool (swept periodically by the server).
-    pub(crate) fn upstream_pool(&self) -> Arc<upstream::Pool> {
-        self.upstream.pool().clone()
-    }
-
-    fn protocol(&self, backend: &Backend) -> UpstreamProtocol {
-        let service = backend.service();
-        if !self.config.upstream_protocols.is_empty() {
-            let key = format!("{}/{}", service.namespace, service.name);
-            if let Some(protocol) = self.config.upstream_protocols.get(&key) {
-                return *protocol;
-            }
-        }
-        if let Some(protocol) = backend
-            .app_protocol()
-            .and_then(UpstreamProtocol::from_app_protocol)
-        {
-            return protocol;
-        }
-        match &service.port {
-            PortRef::Name(name) => UpstreamProtocol::from_port_name(name).unwrap_or_default(),
-            PortRef::Number(_) => UpstreamProtocol::Http1,
-        }
-    }
 }
 
 /// Serves one request. Never fails: every problem becomes a small error page.
@@ -316,7 +223,7 @@ pub(crate) async fn handle(
         })
         .and_then(|()| check_source(&resolved, client.ip()));
     // nginx's access phase ends with authentication, after the source ranges.
-    let checked = match (checked, basic_auth_policy(&resolved)) {
+    let checked = match (checked, basic_auth::policy(&resolved)) {
         (Ok(()), Some(policy)) => basic_auth::check(&shared.auth_cache, policy, request.headers())
             .await
             .map_err(|basic_auth::Refusal::Unauthorized(challenge)| {
@@ -408,13 +315,6 @@ impl Resolved {
 }
 
 /// Phase 1: the host to route on — the absolute-form/`:authority` authority, else `Host`.
-fn basic_auth_policy(resolved: &Resolved) -> Option<&ingress_core::annotations::BasicAuthPolicy> {
-    resolved
-        .rule
-        .as_ref()
-        .and_then(|rule| rule.policy.basic_auth.as_deref())
-}
-
 fn request_host<B>(request: &Request<B>) -> Option<HeaderValue> {
     match request.uri().authority() {
         Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),

@@ -57,6 +57,14 @@ impl AuthCache {
     }
 }
 
+/// The matched rule's `auth-type: basic`, if any.
+pub(super) fn policy(resolved: &super::Resolved) -> Option<&BasicAuthPolicy> {
+    resolved
+        .rule
+        .as_ref()
+        .and_then(|rule| rule.policy.basic_auth.as_deref())
+}
+
 /// `user:password` from an `Authorization: Basic …` field (scheme case-insensitive).
 fn credentials_of(headers: &HeaderMap) -> Option<(String, Vec<u8>)> {
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
