@@ -8,10 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::*;
-use http::{Request, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use ingress_core::{Change, Ingress, TableWriter};
 use ingress_proxy::ProxyConfig;
 
@@ -42,16 +40,9 @@ async fn proxy(ingresses: Vec<Ingress>) -> (Proxy, TableWriter, backend::Backend
 }
 
 async fn status(proxy: &Proxy, host: &str, path: &str, headers: &[(&str, &str)]) -> StatusCode {
-    let mut builder = Request::get(format!("http://{}{path}", proxy.http)).header("host", host);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    send(
-        &http1_client(),
-        builder.body(Full::new(Bytes::new())).expect("request"),
-    )
-    .await
-    .status
+    get_with_headers(proxy.http, host, path, headers)
+        .await
+        .status
 }
 
 /// `ingress_requests_denied_total{reason="REASON"}` on the admin listener (0 when absent).
@@ -253,15 +244,11 @@ async fn basic_auth_answers_401_with_the_realm_lets_valid_users_through_and_foll
     let answer = |host: &'static str, authorization: Option<String>| {
         let proxy = &proxy;
         async move {
-            let mut builder = Request::get(format!("http://{}/p", proxy.http)).header("host", host);
-            if let Some(value) = authorization {
-                builder = builder.header("authorization", value);
-            }
-            send(
-                &http1_client(),
-                builder.body(Full::new(Bytes::new())).expect("request"),
-            )
-            .await
+            let headers: Vec<(&str, &str)> = authorization
+                .iter()
+                .map(|value| ("authorization", value.as_str()))
+                .collect();
+            get_with_headers(proxy.http, host, "/p", &headers).await
         }
     };
     let refused = answer("private.example", None).await;

@@ -10,10 +10,8 @@ mod connections;
 #[path = "global_config/proxy_protocol.rs"]
 mod proxy_protocol;
 
-use bytes::Bytes;
 use common::*;
-use http::{Request, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use ingress_core::{Change, TableWriter};
 use ingress_proxy::ProxyConfig;
 
@@ -48,15 +46,7 @@ async fn proxy(config: ProxyConfig) -> (Proxy, TableWriter, backend::Backend) {
 }
 
 async fn request(proxy: &Proxy, host: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut builder = Request::get(format!("http://{}/p", proxy.http)).header("host", host);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    send(
-        &http1_client(),
-        builder.body(Full::new(Bytes::new())).expect("request"),
-    )
-    .await
+    get_with_headers(proxy.http, host, "/p", headers).await
 }
 
 #[tokio::test]

@@ -298,6 +298,24 @@ pub async fn get(client: &HttpClient, address: SocketAddr, host: &str, path: &st
     send(client, request).await
 }
 
+/// `GET http://ADDRESS{path}` with `Host: host` and extra `headers`, over a fresh HTTP/1.1 client.
+pub async fn get_with_headers(
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut builder = Request::get(format!("http://{address}{path}")).header("host", host);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    send(
+        &http1_client(),
+        builder.body(Full::new(Bytes::new())).expect("request"),
+    )
+    .await
+}
+
 pub async fn send(client: &HttpClient, request: Request<Full<Bytes>>) -> Answer {
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
         .await
