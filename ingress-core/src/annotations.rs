@@ -13,7 +13,10 @@
 //! `whitelist-source-range`) and `denylist-source-range` ([`crate::CidrList`]), `limit-rps`,
 //! `limit-rpm`, `limit-connections` with `limit-burst-multiplier` and `limit-whitelist`
 //! ([`LimitPolicy`]), and `auth-type: basic` with `auth-secret`, `auth-secret-type` and
-//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]). An
+//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]), and `auth-url` with `auth-method`,
+//! `auth-signin` (+ `-redirect-param`), `auth-response-headers`, `auth-request-redirect`,
+//! `auth-cache-key`, `auth-cache-duration`, `auth-always-set-cookie` and the `auth-keepalive*`
+//! tuning keys ([`ExternalAuthPolicy`], nginx variables as [`Template`]s). An
 //! invalid value of any of them denies the Ingress's own paths (`503`) with an
 //! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
@@ -51,11 +54,13 @@ mod auth;
 mod balance;
 mod canary;
 mod cors;
+mod external_auth;
 mod limits;
 mod policy;
 mod retry;
 mod rewrite;
 mod values;
+mod variables;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -66,10 +71,12 @@ pub use balance::{
 };
 pub use canary::{CanaryPolicy, HeaderPattern};
 pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
+pub use external_auth::{AuthCache, CacheValidity, DEFAULT_CACHE_DURATION, ExternalAuthPolicy};
 pub use limits::{DEFAULT_BURST_MULTIPLIER, LimitPolicy, RequestRate};
 pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
 pub use retry::NextUpstream;
 pub use rewrite::{PathRegex, Rewrite};
+pub use variables::{RequestVariables, Template, Variable, escape_uri_component};
 
 /// The annotation prefix ingress-nginx reads (its `--annotations-prefix` default).
 pub const PREFIX: &str = "nginx.ingress.kubernetes.io/";
@@ -99,26 +106,13 @@ const SNIPPETS: &[&str] = &[
 /// binary search; the supported ones are `policy::SUPPORTED`).
 const DOCUMENTED: &[&str] = &[
     "affinity-canary-behavior",
-    "auth-always-set-cookie",
-    "auth-cache-duration",
-    "auth-cache-key",
-    "auth-keepalive",
-    "auth-keepalive-requests",
-    "auth-keepalive-share-vars",
-    "auth-keepalive-timeout",
-    "auth-method",
     "auth-proxy-set-headers",
-    "auth-request-redirect",
-    "auth-response-headers",
-    "auth-signin",
-    "auth-signin-redirect-param",
     "auth-tls-error-page",
     "auth-tls-match-cn",
     "auth-tls-pass-certificate-to-upstream",
     "auth-tls-secret",
     "auth-tls-verify-client",
     "auth-tls-verify-depth",
-    "auth-url",
     "client-body-buffer-size",
     "connection-proxy-header",
     "custom-headers",

@@ -91,6 +91,8 @@ pub struct RoutePolicy {
     /// `auth-type: basic` with its Secret's users (`auth-secret`, `auth-secret-type`,
     /// `auth-realm`): `None` without `auth-type`.
     pub basic_auth: Option<Arc<BasicAuthPolicy>>,
+    /// `auth-url` and its companions: a sub-request decides.
+    pub external_auth: Option<Arc<super::ExternalAuthPolicy>>,
     /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
     /// `limit-whitelist`): `None` unless one limit is above 0.
     pub limits: Option<Arc<LimitPolicy>>,
@@ -141,10 +143,23 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "affinity-mode",
     "allowlist-source-range",
     "app-root",
+    "auth-always-set-cookie",
+    "auth-cache-duration",
+    "auth-cache-key",
+    "auth-keepalive",
+    "auth-keepalive-requests",
+    "auth-keepalive-share-vars",
+    "auth-keepalive-timeout",
+    "auth-method",
     "auth-realm",
+    "auth-request-redirect",
+    "auth-response-headers",
     "auth-secret",
     "auth-secret-type",
+    "auth-signin",
+    "auth-signin-redirect-param",
     "auth-type",
+    "auth-url",
     "backend-protocol",
     "canary",
     "canary-by-cookie",
@@ -253,6 +268,7 @@ impl RoutePolicy {
             deny_source_range: read.cidr_list("denylist-source-range"),
             limits: read.limits().map(Arc::new),
             basic_auth: read.basic_auth().map(Arc::new),
+            external_auth: read.external_auth().map(Arc::new),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);

@@ -61,6 +61,26 @@ impl<'a> Reader<'a> {
         parsed
     }
 
+    /// Parses `name` with `parse`, recording its error as the reason.
+    pub(super) fn parse_result<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let (key, value) = self.raw(name)?;
+        match parse(value) {
+            Ok(parsed) => Some(parsed),
+            Err(reason) => {
+                self.invalid.push(InvalidAnnotation {
+                    annotation: key,
+                    value: value.to_owned(),
+                    reason,
+                });
+                None
+            }
+        }
+    }
+
     /// Records that `name`, which another annotation needs, is absent.
     pub(super) fn missing(&mut self, name: &str, reason: &str) {
         self.invalid.push(InvalidAnnotation {
