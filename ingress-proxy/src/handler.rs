@@ -11,8 +11,9 @@
 //!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
 //!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer),
 //!    then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
-//!    [`limits`]), [`check_source`] (`*-source-range`: `403`) and `auth-type: basic`
-//!    ([`basic_auth`]: `401`);
+//!    [`limits`]), [`check_source`] (`*-source-range`: `403`), `auth-type: basic`
+//!    ([`basic_auth`]: `401`) and `auth-url` ([`external_auth`]: a sub-request decides;
+//!    `auth-response-headers` set on the request, the service's cookies on the response);
 //! 3. [`forward`]: the endpoint strategy ([`endpoint_choice`]: affinity, `upstream-hash-by`,
 //!    `load-balance`; `service-upstream`), passive health, the upstream protocol
 //!    (`backend-protocol`, `appProtocol`) and timeouts;
@@ -29,12 +30,14 @@
 //! A per-route policy belongs in one of these phases, once.
 
 mod attempts;
+mod auth_answers;
 pub(crate) mod balance;
 mod basic_auth;
 mod checks;
 mod cors;
 mod endpoint_choice;
 mod error_pages;
+mod external_auth;
 mod global;
 mod headers;
 mod hsts;
@@ -83,6 +86,8 @@ use upstream::{Exchange, Outgoing, PeerKey, UpstreamBody};
 pub(crate) struct ClientConnection {
     pub(crate) client: SocketAddr,
     pub(crate) https: bool,
+    /// The listener's port (`$server_port`).
+    local_port: u16,
     /// The `X-Forwarded-*` values for this connection, built once.
     forwarded: Forwarded,
     /// Timeouts and the request limit, from the snapshot current at accept.
@@ -101,6 +106,7 @@ impl ClientConnection {
         ClientConnection {
             client,
             https,
+            local_port,
             forwarded: Forwarded::new(client.ip(), https, local_port),
             settings,
             served: AtomicU32::new(0),
@@ -231,6 +237,28 @@ pub(crate) async fn handle(
             }),
         (checked, _) => checked,
     };
+    // Then `auth-url`: a sub-request decides (after the local checks, which cost nothing).
+    let (checked, grant) = match checked {
+        Ok(()) if external_auth::policy(&resolved).is_some() => {
+            match external_auth::check(
+                &shared,
+                &connection,
+                &resolved,
+                &request,
+                client.ip(),
+                host.as_ref(),
+            )
+            .await
+            {
+                Ok(grant) => (Ok(()), Some(grant)),
+                Err(refused) => (Err(refused.into_answer()), None),
+            }
+        }
+        checked => (checked, None),
+    };
+    if let Some(grant) = &grant {
+        grant.apply_to_request(request.headers_mut());
+    }
     if let Err(answer) = &checked
         && let Some(reason) = answer.denial()
     {
@@ -241,6 +269,7 @@ pub(crate) async fn handle(
         (Err(Answer::Redirect(status, location)), _) => pages::redirect(status, location),
         (Err(Answer::Preflight), _) => pages::no_content(),
         (Err(Answer::Unauthorized(challenge)), _) => pages::unauthorized(challenge),
+        (Err(Answer::AuthRefused(refusal)), _) => refusal.response(),
         (Ok(()), Destination::NotFound) => Failure::NoRoute.response(),
         (Ok(()), Destination::Resource) => Failure::ResourceBackend.response(),
         (Ok(()), Destination::Service(backend)) => {
@@ -288,6 +317,9 @@ pub(crate) async fn handle(
         &resolved.global,
         shared.hsts.as_ref(),
     );
+    if let Some(grant) = &grant {
+        grant.apply_to_response(&mut response);
+    }
     if let Some(cors) = &cors {
         cors.apply(response.headers_mut());
     }

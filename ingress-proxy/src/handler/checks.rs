@@ -19,6 +19,8 @@ pub(super) enum Answer {
     Preflight,
     /// `auth-type: basic` without valid credentials: `401` with this `WWW-Authenticate`.
     Unauthorized(HeaderValue),
+    /// The `auth-url` service refused the request (`401`, `403`, or `302` to `auth-signin`).
+    AuthRefused(Box<super::external_auth::Refusal>),
 }
 
 impl Answer {
@@ -32,6 +34,8 @@ impl Answer {
             Answer::Failure(Failure::PolicyInvalid) => Some("invalid_annotation"),
             Answer::Failure(Failure::BodyTooLarge) => Some("body_size"),
             Answer::Unauthorized(_) => Some("basic_auth"),
+            Answer::AuthRefused(_) => Some("external_auth"),
+            Answer::Failure(Failure::AuthUnavailable) => Some("auth_unavailable"),
             Answer::Failure(_) | Answer::Redirect(..) | Answer::Preflight => None,
         }
     }

@@ -36,9 +36,9 @@ pub(crate) struct Forwarded {
 pub(crate) struct ForwardedFields {
     for_: HeaderValue,
     real_ip: HeaderValue,
-    proto: HeaderValue,
+    proto: Option<HeaderValue>,
     host: Option<HeaderValue>,
-    port: HeaderValue,
+    port: Option<HeaderValue>,
 }
 
 /// Who the request is from, as the pipeline decided it.
@@ -95,9 +95,9 @@ impl ForwardedFields {
         let mut fields = ForwardedFields {
             for_: address.clone(),
             real_ip: address,
-            proto: connection.proto.clone(),
+            proto: Some(connection.proto.clone()),
             host: host.cloned(),
-            port: connection.port.clone(),
+            port: Some(connection.port.clone()),
         };
         if !trust.trusted {
             return fields;
@@ -116,10 +116,21 @@ impl ForwardedFields {
                 }
             }
         }
-        fields.proto = client.proto.unwrap_or(fields.proto);
+        fields.proto = client.proto.or(fields.proto);
         fields.host = client.host.or(fields.host);
-        fields.port = client.port.unwrap_or(fields.port);
+        fields.port = client.port.or(fields.port);
         fields
+    }
+
+    /// Only `X-Forwarded-For` and `X-Real-IP`: what an `auth-url` sub-request is told
+    /// (ingress-nginx clears `X-Forwarded-Proto` there and sets no host or port).
+    pub(crate) fn for_auth(self) -> Self {
+        ForwardedFields {
+            proto: None,
+            host: None,
+            port: None,
+            ..self
+        }
     }
 
     /// The fields as `(name, value)` pairs, in the order they are written.
@@ -127,8 +138,8 @@ impl ForwardedFields {
         [
             (&X_FORWARDED_FOR, Some(&self.for_)),
             (&X_REAL_IP, Some(&self.real_ip)),
-            (&X_FORWARDED_PROTO, Some(&self.proto)),
-            (&X_FORWARDED_PORT, Some(&self.port)),
+            (&X_FORWARDED_PROTO, self.proto.as_ref()),
+            (&X_FORWARDED_PORT, self.port.as_ref()),
             (&X_FORWARDED_HOST, self.host.as_ref()),
         ]
         .into_iter()

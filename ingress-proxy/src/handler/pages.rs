@@ -31,6 +31,9 @@ pub(crate) enum Failure {
     NoEndpoints,
     /// The matched path's Ingress has an annotation with an invalid value.
     PolicyInvalid,
+    /// The `auth-url` service could not be asked, or answered something other than `2xx`,
+    /// `401` or `403` (`500`, as ingress-nginx: never an allow).
+    AuthUnavailable,
     /// A `resource` backend, which this data plane does not serve.
     ResourceBackend,
     /// Connecting to or reading from the upstream took too long.
@@ -54,6 +57,7 @@ impl Failure {
             }
             Failure::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            Failure::AuthUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -97,6 +101,9 @@ impl Failure {
             }
             Failure::UpstreamFailed => {
                 "502 Bad Gateway: the upstream connection failed or its response was invalid\n"
+            }
+            Failure::AuthUnavailable => {
+                "500 Internal Server Error: the authentication service (auth-url) could not be asked or answered unexpectedly\n"
             }
         };
         Cow::Borrowed(text)

@@ -10,7 +10,7 @@ use ingress_core::{Backend, PortRef, TableReader};
 
 use super::balance::{self, EndpointPicker};
 use super::upstream::{self, Upstream};
-use super::{basic_auth, limits};
+use super::{auth_answers, basic_auth, limits};
 use crate::access_log::AccessLogSink;
 use crate::coarse_timer::CoarseTimer;
 use crate::config::{ProxyConfig, UpstreamProtocol};
@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub(super) limiter: Arc<limits::Limiter>,
     /// Successful bcrypt checks of `auth-type: basic`, remembered.
     pub(super) auth_cache: basic_auth::AuthCache,
+    /// Answers of `auth-url` services, remembered (`auth-cache-key`).
+    pub(super) auth_answers: auth_answers::AuthAnswers,
 }
 
 impl Shared {
@@ -66,6 +68,7 @@ impl Shared {
             config,
             limiter: Arc::new(limits::Limiter::new(metrics.rate_limit_evictions.clone())),
             auth_cache: basic_auth::AuthCache::default(),
+            auth_answers: auth_answers::AuthAnswers::default(),
             metrics,
             hsts,
             none: Arc::from("-"),

@@ -149,6 +149,7 @@ async fn respond(
         "x-ingress-name",
         "x-service-name",
         "x-format",
+        "x-auth-request-user",
     ] {
         let value = request
             .headers()
