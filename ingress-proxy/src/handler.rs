@@ -192,6 +192,7 @@ pub(crate) async fn handle(
         head_length: access_log::head_length(&request),
         upstream_started: None,
         hold: None,
+        denied: None,
     });
 
     let body_limit =
@@ -263,6 +264,7 @@ pub(crate) async fn handle(
         && let Some(reason) = answer.denial()
     {
         shared.metrics.count_denial(reason);
+        record.denied = Some(reason);
     }
     let mut response = match (checked, &resolved.destination) {
         (Err(Answer::Failure(failure)), _) => failure.response(),

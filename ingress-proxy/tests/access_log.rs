@@ -225,3 +225,30 @@ async fn a_configmap_log_format_upstream_writes_its_variables() {
     // `$pid` is not filled here: `-` (and a Warning when the ConfigMap was read).
     assert_eq!(lines[0], "127.0.0.1|200|GET /path|alice|a|web:80|-");
 }
+
+#[tokio::test]
+async fn a_refused_request_is_logged_with_its_reason() {
+    let file = TempFile::new("denied");
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[web.address]);
+    let mut denied = ingress("denied", 1, &[(Some("denied.example"), "/", "web")]);
+    denied.meta.annotations.insert(
+        "nginx.ingress.kubernetes.io/denylist-source-range".to_owned(),
+        "127.0.0.0/8".to_owned(),
+    );
+    writer.apply(ingress_core::Change::UpsertIngress(denied));
+    writer.commit();
+    let mut proxy = Proxy::start(reader, logging_to(&file, AccessLogFormat::Text)).await;
+    let answer = get(&http1_client(), proxy.http, "denied.example", "/").await;
+    assert_eq!(answer.status, 403);
+    tokio::time::timeout(Duration::from_secs(20), proxy.begin_shutdown())
+        .await
+        .expect("shutdown within 20 s")
+        .expect("proxy task")
+        .expect("proxy run");
+    let lines = file.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("\" 403 "), "{}", lines[0]);
+    assert!(lines[0].ends_with(" denied=source_range"), "{}", lines[0]);
+}

@@ -32,6 +32,8 @@ pub(crate) struct Entry {
     pub(crate) upstream_response_time: Option<Duration>,
     pub(crate) request_id: Option<HeaderValue>,
     pub(crate) error: Option<String>,
+    /// Why the proxy refused the request (`ingress_requests_denied_total`'s reason), if it did.
+    pub(crate) denied: Option<&'static str>,
     /// `log-format-upstream`, when a ConfigMap sets one.
     pub(crate) custom: Option<CustomFields>,
 }
@@ -120,6 +122,7 @@ impl Entry {
             upstream_response_time: Some(Duration::from_micros(3_900)),
             request_id: Some(HeaderValue::from_static("0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5")),
             error: None,
+            denied: None,
             custom: None,
         }
     }

@@ -68,6 +68,10 @@ impl Formatter {
             None => write!(out, " - "),
         };
         escape_header_nginx(entry.request_id.as_ref(), out);
+        if let Some(reason) = entry.denied {
+            out.push_str(" denied=");
+            out.push_str(reason);
+        }
     }
 
     fn json(&self, entry: &Entry, out: &mut String) {
@@ -128,6 +132,11 @@ impl Formatter {
         out.push_str(",\"error\":");
         match &entry.error {
             Some(error) => json_string(error.as_bytes(), out),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"denied\":");
+        match entry.denied {
+            Some(reason) => json_string(reason.as_bytes(), out),
             None => out.push_str("null"),
         }
         out.push('}');

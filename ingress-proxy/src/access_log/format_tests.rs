@@ -35,6 +35,27 @@ fn text_is_ingress_nginx_upstreaminfo() {
 }
 
 #[test]
+fn a_refused_request_says_why_after_the_upstreaminfo_fields() {
+    let mut entry = entry();
+    entry.status = 403;
+    entry.upstream_addr = None;
+    entry.upstream_status = None;
+    entry.upstream_response_time = None;
+    entry.upstream_response_length = None;
+    entry.denied = Some("source_range");
+    let line = text(&entry);
+    assert!(
+        line.ends_with(" - - - - 0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5 denied=source_range\n"),
+        "{line}"
+    );
+    assert!(
+        json(&entry).ends_with(",\"error\":null,\"denied\":\"source_range\"}\n"),
+        "{}",
+        json(&entry)
+    );
+}
+
+#[test]
 fn text_without_upstream_uses_dashes_and_the_default_backend_name() {
     let mut entry = entry();
     entry.upstream_name = UpstreamName::DefaultBackend;
@@ -87,7 +108,7 @@ fn json_has_the_same_fields_under_nginx_names() {
          \"proxy_alternative_upstream_name\":null,\"upstream_addr\":\"10.1.2.3:8080\",\
          \"upstream_response_length\":612,\"upstream_response_time\":0.003,\
          \"upstream_status\":200,\"req_id\":\"0af1c2d3e4f5a6b7c8d9e0f1a2b3c4d5\",\
-         \"host\":\"web.example\",\"error\":null}\n"
+         \"host\":\"web.example\",\"error\":null,\"denied\":null}\n"
     );
 }
 
@@ -106,7 +127,7 @@ fn json_escapes_strings_and_writes_missing_values_as_null() {
     assert!(line.contains("\"proxy_upstream_name\":null"), "{line}");
     assert!(line.contains("\"upstream_status\":null"), "{line}");
     assert!(
-        line.contains("\"error\":\"upstream said \\\"no\\\"\"}"),
+        line.contains("\"error\":\"upstream said \\\"no\\\"\",\"denied\":null}"),
         "{line}"
     );
 }

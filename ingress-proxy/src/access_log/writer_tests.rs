@@ -188,6 +188,7 @@ fn a_request_dropped_before_its_response_head_is_logged_as_499() {
         head_length: crate::access_log::head_length(&request),
         upstream_started: None,
         hold: None,
+        denied: None,
     };
     drop(record);
     writer.finish();
