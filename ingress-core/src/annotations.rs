@@ -54,7 +54,7 @@ mod auth;
 mod balance;
 mod canary;
 mod cors;
-mod external_auth;
+pub(crate) mod external_auth;
 mod limits;
 mod policy;
 mod retry;
@@ -117,7 +117,6 @@ const DOCUMENTED: &[&str] = &[
     "connection-proxy-header",
     "custom-headers",
     "enable-access-log",
-    "enable-global-auth",
     "enable-influxdb",
     "enable-modsecurity",
     "enable-opentelemetry",

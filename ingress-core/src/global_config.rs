@@ -58,6 +58,8 @@
 //! | `denylist-source-range` | empty | clients refused where an Ingress has no deny list (applied) |
 //! | `compute-full-forwarded-for` | `false` | `X-Forwarded-For` upstream: the client's list and the peer, rather than the client alone (applied) |
 //! | `log-format-upstream` | ingress-nginx's access-log format | the access log's fields, nginx variables (applied to the text access log) |
+//! | `global-auth-url`, `-method`, `-signin`, `-signin-redirect-param`, `-response-headers`, `-request-redirect`, `-cache-key`, `-cache-duration`, `-always-set-cookie` | empty | external authentication for every path without its own `auth-url` (annotation `enable-global-auth: "false"` opts out), read with the `auth-*` annotations' rules; invalid keys keep the earlier valid set, or deny (`503`) when there is none (applied) |
+//! | `no-auth-locations` | `/.well-known/acme-challenge` | Ingress paths that begin with one of these are never authenticated (applied) |
 //! | `custom-http-errors` | empty | status codes answered by the default backend |
 //! | `allow-snippet-annotations` | `false` | always `false`; a Warning if set to true |
 //! | `strict-validate-path-type` | `true` | accepted; `Exact`/`Prefix` paths are always literal here (see the README) |
@@ -202,6 +204,32 @@ pub struct GlobalConfig {
     pub limit_req_status_code: u16,
     /// `limit-conn-status-code`: the answer to a request over `limit-connections`.
     pub limit_conn_status_code: u16,
+    /// `global-auth-url` and the other `global-auth-*` keys: external authentication for
+    /// every path whose Ingress has no `auth-url` and does not set `enable-global-auth:
+    /// "false"`.
+    pub global_auth: Option<GlobalAuth>,
+    /// `no-auth-locations`: paths (prefixes of an Ingress path) never authenticated.
+    pub no_auth_locations: Arc<[Arc<str>]>,
+}
+
+/// The ConfigMap's external authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobalAuth {
+    /// The policy every eligible path uses.
+    Policy(Arc<crate::annotations::ExternalAuthPolicy>),
+    /// The `global-auth-*` keys are invalid and no earlier valid set is in force: eligible
+    /// paths answer `503` rather than go unauthenticated.
+    Invalid,
+}
+
+impl GlobalConfig {
+    /// Whether authentication (`auth-url`, the global one, basic) skips `path`, an Ingress
+    /// path (`no-auth-locations`: a path that begins with one of them).
+    pub fn skips_auth(&self, path: &str) -> bool {
+        self.no_auth_locations
+            .iter()
+            .any(|location| path.starts_with(&**location))
+    }
 }
 
 impl GlobalConfig {
@@ -254,6 +282,25 @@ impl GlobalConfig {
                         value: value.as_str().into(),
                         reason: reason.into(),
                     });
+                }
+            }
+        }
+        // The `global-auth-*` keys are one policy, read together with the annotations' rules.
+        match crate::annotations::external_auth::global_policy(data) {
+            None => next.global_auth = None,
+            Some(Ok(policy)) => next.global_auth = Some(GlobalAuth::Policy(Arc::new(policy))),
+            Some(Err(invalid)) => {
+                for invalid in invalid {
+                    diagnostics.push(Diagnostic::ConfigValueInvalid {
+                        configmap: configmap.clone(),
+                        key: invalid.annotation.into(),
+                        value: invalid.value.into(),
+                        reason: invalid.reason.into(),
+                    });
+                }
+                // The earlier valid policy stays; without one, deny rather than allow.
+                if !matches!(self.global_auth, Some(GlobalAuth::Policy(_))) {
+                    next.global_auth = Some(GlobalAuth::Invalid);
                 }
             }
         }
@@ -319,6 +366,8 @@ impl Default for GlobalConfig {
             strict_validate_path_type: true,
             limit_req_status_code: 503,
             limit_conn_status_code: 503,
+            global_auth: None,
+            no_auth_locations: Arc::from([Arc::from("/.well-known/acme-challenge")]),
         }
     }
 }

@@ -348,7 +348,7 @@ pub use backend::{Backend, Endpoints, Target, Unavailable};
 pub use cidr::CidrList;
 pub use config::{ClassSelection, PortRef, ServiceRef, TableConfig};
 pub use diagnostics::{Diagnostic, InvalidIngressKey};
-pub use global_config::{GlobalConfig, GlobalConfigState};
+pub use global_config::{GlobalAuth, GlobalConfig, GlobalConfigState};
 pub use model::*;
 pub use ready::UntilReady;
 pub use state::{Change, ClusterState};

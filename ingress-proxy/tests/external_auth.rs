@@ -517,3 +517,88 @@ async fn method_redirect_cookies_and_the_answer_cache() {
     }
     assert_eq!(setup.auth.asked("/oauth2/auth"), before + 3);
 }
+
+#[tokio::test]
+async fn global_auth_url_covers_every_path_but_the_opted_out_and_no_auth_locations() {
+    let mut setup = setup().await;
+    setup.apply(vec![
+        annotated("plain", "plain.example", "/", "web", &[]),
+        annotated(
+            "opted-out",
+            "public.example",
+            "/",
+            "web",
+            &[("enable-global-auth", "false".to_owned())],
+        ),
+        annotated(
+            "acme",
+            "plain.example",
+            "/.well-known/acme-challenge",
+            "web",
+            &[],
+        ),
+        annotated(
+            "own",
+            "own.example",
+            "/",
+            "web",
+            &[("auth-url", setup.auth_url("/status/403"))],
+        ),
+    ]);
+    let global_url = setup.auth_url("/oauth2/auth");
+    configmap(
+        &mut setup.writer,
+        &[
+            ("global-auth-url", global_url.as_str()),
+            ("global-auth-response-headers", "X-Auth-Request-User"),
+        ],
+    );
+    let status = |answer: Answer| answer.status;
+    assert_eq!(
+        status(setup.get("plain.example", "/", &[]).await),
+        StatusCode::UNAUTHORIZED
+    );
+    let allowed = setup
+        .get("plain.example", "/", &[("authorization", "Bearer good")])
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.header("x-seen-x-auth-request-user"), "token-user");
+    assert_eq!(
+        status(setup.get("public.example", "/", &[]).await),
+        StatusCode::OK,
+        "enable-global-auth: false"
+    );
+    assert_eq!(
+        status(
+            setup
+                .get("plain.example", "/.well-known/acme-challenge/token", &[])
+                .await
+        ),
+        StatusCode::OK,
+        "no-auth-locations' default"
+    );
+    assert_eq!(
+        status(
+            setup
+                .get("own.example", "/", &[("authorization", "Bearer good")])
+                .await
+        ),
+        StatusCode::FORBIDDEN,
+        "an Ingress's own auth-url wins"
+    );
+
+    // Invalid global keys with no valid set before: denied, never open.
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[setup._web.address]);
+    writer.apply(Change::UpsertIngress(annotated(
+        "plain",
+        "plain.example",
+        "/",
+        "web",
+        &[],
+    )));
+    configmap(&mut writer, &[("global-auth-url", "ftp://nowhere/")]);
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let answer = get_with_headers(proxy.http, "plain.example", "/", &[]).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+}

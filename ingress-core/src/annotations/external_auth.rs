@@ -37,9 +37,11 @@
 //! assert_eq!(auth.signin_redirect_param.as_ref(), "rd");
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::policy::InvalidAnnotation;
 use super::values::Reader;
 use super::variables::Template;
 
@@ -305,6 +307,39 @@ impl Reader<'_> {
             always_set_cookie,
         })
     }
+}
+
+/// The ConfigMap's `global-auth-*` keys as one policy, read with the annotations' rules:
+/// `None` without `global-auth-url`; else the policy, or each invalid key (named in
+/// [`InvalidAnnotation::annotation`]) with its value and reason.
+pub(crate) fn global_policy(
+    data: &BTreeMap<String, String>,
+) -> Option<Result<ExternalAuthPolicy, Vec<InvalidAnnotation>>> {
+    data.get("global-auth-url")?;
+    let as_annotations: BTreeMap<String, String> = data
+        .iter()
+        .filter_map(|(key, value)| {
+            let rest = key.strip_prefix("global-auth-")?;
+            Some((format!("{}auth-{rest}", super::PREFIX), value.clone()))
+        })
+        .collect();
+    let mut read = Reader::new(&as_annotations);
+    let policy = read.external_auth();
+    let invalid: Vec<InvalidAnnotation> = read
+        .invalid
+        .into_iter()
+        .map(|invalid| InvalidAnnotation {
+            annotation: format!(
+                "global-{}",
+                invalid.annotation.trim_start_matches(super::PREFIX)
+            ),
+            ..invalid
+        })
+        .collect();
+    Some(match (policy, invalid.is_empty()) {
+        (Some(policy), true) => Ok(policy),
+        (_, _) => Err(invalid),
+    })
 }
 
 #[cfg(test)]

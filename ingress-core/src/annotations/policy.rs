@@ -93,6 +93,9 @@ pub struct RoutePolicy {
     pub basic_auth: Option<Arc<BasicAuthPolicy>>,
     /// `auth-url` and its companions: a sub-request decides.
     pub external_auth: Option<Arc<super::ExternalAuthPolicy>>,
+    /// `enable-global-auth: "false"`: the ConfigMap's `global-auth-url` does not apply to
+    /// this Ingress's paths (it applies by default, to paths without their own `auth-url`).
+    pub global_auth_disabled: bool,
     /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
     /// `limit-whitelist`): `None` unless one limit is above 0.
     pub limits: Option<Arc<LimitPolicy>>,
@@ -178,6 +181,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "default-backend",
     "denylist-source-range",
     "enable-cors",
+    "enable-global-auth",
     "force-ssl-redirect",
     "from-to-www-redirect",
     "limit-allowlist",
@@ -269,6 +273,7 @@ impl RoutePolicy {
             limits: read.limits().map(Arc::new),
             basic_auth: read.basic_auth().map(Arc::new),
             external_auth: read.external_auth().map(Arc::new),
+            global_auth_disabled: !read.boolean("enable-global-auth").unwrap_or(true),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);

@@ -31,6 +31,17 @@ macro_rules! key {
     };
 }
 
+/// A `global-auth-*` key: read with the others after every key (see `updated_from`).
+macro_rules! global_auth_key {
+    ($key:literal) => {
+        KeySpec {
+            key: $key,
+            default: "",
+            set: |_, _| Ok(None),
+        }
+    };
+}
+
 /// Every supported key, sorted by name.
 pub(super) const KEYS: &[KeySpec] = &[
     KeySpec {
@@ -93,6 +104,15 @@ pub(super) const KEYS: &[KeySpec] = &[
         forwarded_for_header,
         values::header_name
     ),
+    global_auth_key!("global-auth-always-set-cookie"),
+    global_auth_key!("global-auth-cache-duration"),
+    global_auth_key!("global-auth-cache-key"),
+    global_auth_key!("global-auth-method"),
+    global_auth_key!("global-auth-request-redirect"),
+    global_auth_key!("global-auth-response-headers"),
+    global_auth_key!("global-auth-signin"),
+    global_auth_key!("global-auth-signin-redirect-param"),
+    global_auth_key!("global-auth-url"),
     key!("hsts", "true", hsts, values::boolean),
     key!(
         "hsts-include-subdomains",
@@ -141,6 +161,12 @@ pub(super) const KEYS: &[KeySpec] = &[
             }))
         },
     },
+    key!(
+        "no-auth-locations",
+        "/.well-known/acme-challenge",
+        no_auth_locations,
+        values::path_list
+    ),
     key!("proxy-body-size", "1m", proxy_body_size, values::size),
     key!(
         "proxy-connect-timeout",

@@ -46,6 +46,7 @@ const VALID_AND_INVALID: &[(&str, &str, Check, &str)] = &[
     ("limit-conn-status-code", "429", |c| c.limit_conn_status_code == 429, "200"),
     ("limit-req-status-code", "429", |c| c.limit_req_status_code == 429, "4xx"),
     ("log-format-upstream", "$remote_addr $status", |c| &*c.log_format_upstream == "$remote_addr $status", "a\nb"),
+    ("no-auth-locations", "/healthz, /.well-known", |c| c.skips_auth("/healthz/x") && c.skips_auth("/.well-known/acme-challenge") && !c.skips_auth("/app"), "healthz"),
     ("proxy-body-size", "8k", |c| c.proxy_body_size == 8192, "8x"),
     ("proxy-connect-timeout", "3", |c| c.proxy_connect_timeout == secs(3), "3.5"),
     ("proxy-next-upstream", "error  http_502", |c| c.proxy_next_upstream.error && c.proxy_next_upstream.retries_status(502) && !c.proxy_next_upstream.timeout, "error bogus"),
@@ -71,8 +72,61 @@ const VALID_AND_INVALID: &[(&str, &str, Check, &str)] = &[
 fn the_table_covers_every_supported_key_once() {
     let tested: Vec<&str> = VALID_AND_INVALID.iter().map(|(key, ..)| *key).collect();
     let supported: Vec<&str> = keys::KEYS.iter().map(|spec| spec.key).collect();
-    assert_eq!(tested, supported);
     assert!(supported.windows(2).all(|w| w[0] < w[1]), "KEYS sorted");
+    // The `global-auth-*` keys are read together (see `global_auth_keys_are_one_policy`).
+    let alone: Vec<&str> = supported
+        .into_iter()
+        .filter(|key| !key.starts_with("global-auth-"))
+        .collect();
+    assert_eq!(tested, alone);
+}
+
+#[test]
+fn global_auth_keys_are_one_policy() {
+    let (config, diagnostics) = parsed(&[
+        ("global-auth-url", "http://auth.auth.svc/check"),
+        ("global-auth-method", "POST"),
+        ("global-auth-signin", "https://login.example/start"),
+        ("global-auth-response-headers", "X-User"),
+        ("global-auth-cache-key", "$remote_user"),
+        ("global-auth-cache-duration", "200 1m"),
+        ("global-auth-always-set-cookie", "true"),
+    ]);
+    assert_eq!(diagnostics, []);
+    let Some(GlobalAuth::Policy(policy)) = &config.global_auth else {
+        panic!("{:?}", config.global_auth);
+    };
+    assert_eq!(policy.method.as_deref(), Some("POST"));
+    assert_eq!(policy.response_headers.len(), 1);
+    assert!(policy.always_set_cookie);
+    assert_eq!(
+        policy.cache.as_ref().and_then(|cache| cache.ttl_for(200)),
+        Some(secs(60))
+    );
+    // Companions without the URL: no global authentication.
+    let (without_url, diagnostics) = parsed(&[("global-auth-method", "POST")]);
+    assert_eq!((without_url.global_auth, diagnostics), (None, vec![]));
+
+    // An invalid key: reported under its own name; the earlier valid set stays...
+    let (kept, diagnostics) = config.updated_from(
+        &configmap(),
+        &data(&[
+            ("global-auth-url", "http://auth.auth.svc/check"),
+            ("global-auth-method", "get"),
+        ]),
+    );
+    assert_eq!(kept.global_auth, config.global_auth);
+    assert!(
+        matches!(&diagnostics[..], [Diagnostic::ConfigValueInvalid { key, .. }] if &**key == "global-auth-method"),
+        "{diagnostics:?}"
+    );
+    // ...and without one, eligible paths are denied rather than left unauthenticated.
+    let (denied, diagnostics) = parsed(&[("global-auth-url", "ftp://auth/")]);
+    assert_eq!(denied.global_auth, Some(GlobalAuth::Invalid));
+    assert_eq!(diagnostics.len(), 1);
+    // Removing the URL removes global authentication.
+    let (removed, _) = config.updated_from(&configmap(), &data(&[]));
+    assert_eq!(removed.global_auth, None);
 }
 
 #[test]

@@ -101,6 +101,20 @@ pub(super) fn header_name(value: &str) -> Result<Arc<str>, Reason> {
     Ok(value.into())
 }
 
+/// A comma-separated list of paths (`no-auth-locations`); empty is an empty list.
+pub(super) fn path_list(value: &str) -> Result<Arc<[Arc<str>]>, Reason> {
+    let paths: Vec<Arc<str>> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|path| !path.is_empty())
+        .map(Arc::from)
+        .collect();
+    if paths.iter().any(|path| !path.starts_with('/')) {
+        return Err("expected comma-separated paths, each beginning with /");
+    }
+    Ok(paths.into())
+}
+
 /// Any single-line text.
 pub(super) fn line(value: &str) -> Result<Arc<str>, Reason> {
     if value.contains(['\r', '\n']) {

@@ -59,10 +59,11 @@ impl AuthCache {
 
 /// The matched rule's `auth-type: basic`, if any.
 pub(super) fn policy(resolved: &super::Resolved) -> Option<&BasicAuthPolicy> {
-    resolved
-        .rule
-        .as_ref()
-        .and_then(|rule| rule.policy.basic_auth.as_deref())
+    let rule = resolved.rule.as_deref()?;
+    if resolved.global.skips_auth(&rule.path) {
+        return None;
+    }
+    rule.policy.basic_auth.as_deref()
 }
 
 /// `user:password` from an `Authorization: Basic …` field (scheme case-insensitive).

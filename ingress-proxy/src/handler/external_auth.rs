@@ -20,8 +20,8 @@ use base64::Engine as _;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt as _;
-use ingress_core::MatchedRule;
 use ingress_core::annotations::{ExternalAuthPolicy, RequestVariables, Variable};
+use ingress_core::{GlobalAuth, MatchedRule};
 use std::sync::Arc;
 
 use super::auth_answers::AuthAnswer;
@@ -59,10 +59,31 @@ pub(crate) struct Refusal {
     cookies: Vec<HeaderValue>,
 }
 
-/// The matched rule's `auth-url`, if any.
-pub(super) fn policy(resolved: &Resolved) -> Option<(&MatchedRule, &ExternalAuthPolicy)> {
+/// The authentication that applies to a matched path.
+pub(super) enum Applies<'a> {
+    /// The Ingress's `auth-url`, else the ConfigMap's `global-auth-url`.
+    Policy(&'a MatchedRule, &'a ExternalAuthPolicy),
+    /// The ConfigMap's `global-auth-*` keys are invalid (and no valid set came before).
+    Invalid,
+}
+
+/// The matched rule's `auth-url`, else the ConfigMap's (unless the Ingress sets
+/// `enable-global-auth: "false"`); none on `no-auth-locations` paths.
+pub(super) fn policy(resolved: &Resolved) -> Option<Applies<'_>> {
     let rule = resolved.rule.as_deref()?;
-    Some((rule, rule.policy.external_auth.as_deref()?))
+    if resolved.global.skips_auth(&rule.path) {
+        return None;
+    }
+    if let Some(auth) = rule.policy.external_auth.as_deref() {
+        return Some(Applies::Policy(rule, auth));
+    }
+    if rule.policy.global_auth_disabled {
+        return None;
+    }
+    Some(match resolved.global.global_auth()? {
+        GlobalAuth::Policy(auth) => Applies::Policy(rule, auth),
+        GlobalAuth::Invalid => Applies::Invalid,
+    })
 }
 
 impl Grant {
@@ -134,8 +155,10 @@ pub(super) async fn check(
     client: IpAddr,
     host: Option<&HeaderValue>,
 ) -> Result<Grant, AuthError> {
-    let Some((rule, auth)) = policy(resolved) else {
-        return Ok(Grant::default());
+    let (rule, auth) = match policy(resolved) {
+        None => return Ok(Grant::default()),
+        Some(Applies::Invalid) => return Err(AuthError::Invalid),
+        Some(Applies::Policy(rule, auth)) => (rule, auth),
     };
     let trusted = resolved
         .global
@@ -230,6 +253,8 @@ pub(super) enum AuthError {
     Refused(Refusal),
     /// No usable answer: `500`.
     Unavailable,
+    /// The ConfigMap's `global-auth-*` keys are invalid: `503`, as an invalid annotation.
+    Invalid,
 }
 
 impl AuthError {
@@ -237,6 +262,7 @@ impl AuthError {
         match self {
             AuthError::Refused(refusal) => super::checks::Answer::AuthRefused(Box::new(refusal)),
             AuthError::Unavailable => super::checks::Answer::Failure(Failure::AuthUnavailable),
+            AuthError::Invalid => super::checks::Answer::Failure(Failure::PolicyInvalid),
         }
     }
 }

@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue};
 
 use ingress_core::annotations::NextUpstream;
 use ingress_core::global_config::{DEFAULT_LOG_FORMAT_UPSTREAM, LogFormat};
-use ingress_core::{CidrList, GlobalConfig, MatchedRule, RouteTable};
+use ingress_core::{CidrList, GlobalAuth, GlobalConfig, MatchedRule, RouteTable};
 
 use crate::config::ProxyConfig;
 
@@ -32,6 +32,16 @@ impl GlobalSettings {
         GlobalSettings {
             config: table.global_config().clone(),
         }
+    }
+
+    /// The ConfigMap's `global-auth-*` policy, if one is in force.
+    pub(super) fn global_auth(&self) -> Option<&GlobalAuth> {
+        self.config.global_auth.as_ref()
+    }
+
+    /// Whether authentication skips the Ingress path `path` (`no-auth-locations`).
+    pub(super) fn skips_auth(&self, path: &str) -> bool {
+        self.config.skips_auth(path)
     }
 
     /// The ConfigMap's configuration, if one is in force.
