@@ -9,6 +9,8 @@ mod support {
 }
 
 // One test binary for every binary end-to-end test: each test file links the whole controller.
+#[path = "e2e/access.rs"]
+mod access;
 #[path = "e2e/annotations.rs"]
 mod annotations;
 #[path = "e2e/configmap.rs"]
