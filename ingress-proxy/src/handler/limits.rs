@@ -7,10 +7,12 @@
 //! buckets of 41 bytes and never grows): [`CAPACITY`] clients at once across all Ingresses,
 //! at most about 5 MiB, the size of the zone ingress-nginx gives each limit. A full shard
 //! first drops the entries whose bucket has drained (forgetting them changes no decision, see
-//! [`RequestRate::admit`]), at most once a second; if it is still full, one entry is evicted
-//! (that client starts again with an empty bucket, as with nginx's LRU eviction when a zone is
-//! exhausted) and `ingress_rate_limit_evictions_total` counts it. So a flood of distinct
-//! addresses can make the limit forgetful, never make the process grow. Connection counts
+//! [`RequestRate::admit`]), at most once a second; if it is still full, an eighth of its
+//! entries, arbitrary ones, are evicted (those clients start again with an empty bucket, as
+//! with nginx's LRU eviction when a zone is exhausted) and `ingress_rate_limit_evictions_total`
+//! counts them. Either way the shard's table is rebuilt at its fixed size rather than edited in
+//! place, so removals never make it reallocate larger. So a flood of distinct addresses can
+//! make the limit forgetful, never make the process grow. Connection counts
 //! exist only while a client's requests are in progress (bounded by the open connections).
 
 use std::collections::HashMap;
@@ -26,6 +28,9 @@ use ingress_core::annotations::{LimitPolicy, RequestRate};
 pub(crate) const SHARDS: usize = 64;
 /// Entries a shard holds: 7/8 of 2048, so its table never grows past 2048 buckets.
 pub(crate) const PER_SHARD: usize = 1792;
+/// Entries evicted at once from a shard that is still full after dropping drained ones, so
+/// that the inserts after it do not each rebuild the table.
+const EVICTED_AT_ONCE: usize = PER_SHARD / 8;
 /// Clients tracked at once, all Ingresses together.
 #[cfg_attr(
     not(test),
@@ -187,6 +192,16 @@ impl Limiter {
         true
     }
 
+    /// The largest table of any shard, in entries it can hold without growing.
+    #[cfg(test)]
+    pub(crate) fn largest_table(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| lock(shard).rates.capacity())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Request-rate entries held now (all shards).
     #[cfg(test)]
     pub(crate) fn tracked(&self) -> usize {
@@ -198,22 +213,34 @@ impl Limiter {
 }
 
 impl Shard {
-    /// Frees one entry or more in a full shard.
+    /// Makes room in a full shard, in a new table of [`PER_SHARD`] entries: drained entries
+    /// are dropped (at most once a second), and if the shard is still full,
+    /// [`EVICTED_AT_ONCE`] arbitrary ones too (counted). Rebuilding, rather than removing in
+    /// place, leaves no deleted slots behind: with them the table would reallocate at twice
+    /// its size on a later insert, breaking the bound.
     fn make_room(&mut self, now: u64, evictions: &prometheus_client::metrics::counter::Counter) {
         const SWEEP_EVERY: u64 = 1_000_000_000;
-        if self
+        let sweep = self
             .swept_at
-            .is_none_or(|at| now.saturating_sub(at) >= SWEEP_EVERY)
-        {
+            .is_none_or(|at| now.saturating_sub(at) >= SWEEP_EVERY);
+        if sweep {
             self.swept_at = Some(now);
-            self.rates.retain(|_, tat| *tat > now);
         }
-        if self.rates.len() >= PER_SHARD
-            && let Some(victim) = self.rates.keys().next().copied()
-        {
-            self.rates.remove(&victim);
-            evictions.inc();
+        let live = |tat: &u64| !sweep || *tat > now;
+        let alive = self.rates.values().filter(|tat| live(tat)).count();
+        let keep = if alive < PER_SHARD {
+            alive
+        } else {
+            PER_SHARD - EVICTED_AT_ONCE
+        };
+        let mut fresh = HashMap::with_capacity_and_hasher(PER_SHARD, self.rates.hasher().clone());
+        for (key, tat) in self.rates.drain() {
+            if live(&tat) && fresh.len() < keep {
+                fresh.insert(key, tat);
+            }
         }
+        evictions.inc_by(u64::try_from(alive - keep).unwrap_or(u64::MAX));
+        self.rates = fresh;
     }
 }
 
