@@ -322,6 +322,7 @@ mod backend;
 pub mod balance;
 mod cidr;
 mod class;
+pub mod client_hello;
 mod config;
 mod diagnostics;
 pub mod explain;

@@ -17,8 +17,8 @@ use crate::forward::{self, Ending, Transferred};
 use crate::log::{self, AccessRecord};
 use crate::metrics::Metrics;
 use crate::proxy_protocol;
-use crate::sni::{self, Preread};
 use crate::state::{Group, Snapshot};
+use ingress_core::client_hello::{self, Preread};
 
 /// What the listener knows about an accepted connection.
 #[derive(Debug)]
@@ -183,10 +183,11 @@ async fn read_server_name(
 ) -> Result<Option<String>, ()> {
     let mut chunk = [0u8; 4096];
     loop {
-        match sni::preread(buffer) {
+        // The core's reader (shared with ingress-proxy's ssl-passthrough) decides by the
+        // time `PREREAD_LIMIT` bytes are read.
+        match client_hello::preread(buffer) {
             Preread::ServerName(name) => return Ok(name),
             Preread::NotTls => return Ok(None),
-            Preread::NeedMore if buffer.len() >= sni::PREREAD_LIMIT => return Ok(None),
             Preread::NeedMore => {}
         }
         let read = stream.read(&mut chunk).await.map_err(|_| ())?;

@@ -76,7 +76,6 @@ mod metrics;
 mod proxy_protocol;
 mod reload;
 mod server;
-mod sni;
 mod state;
 pub mod vrrp;
 
