@@ -127,6 +127,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         },
         default_backend: None,
         default_certificate: Some(ObjectKey::new("bench", "default-cert")),
+        ssl_passthrough: false,
     });
     writer.apply(Change::UpsertTlsSecret(TlsSecret {
         meta: ObjectMeta::new("bench", "default-cert", Some(0)),

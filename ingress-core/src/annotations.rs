@@ -91,6 +91,11 @@ pub enum Ignored {
     NotImplemented,
     /// Not an annotation ingress-nginx documents.
     Unknown,
+    /// `ssl-passthrough` without `--enable-ssl-passthrough`.
+    NeedsFlag,
+    /// `ssl-passthrough` on a rule it cannot apply to: a wildcard or host-less rule, or a host
+    /// without a rule for the path `/` to a Service.
+    NotApplicable,
 }
 
 /// Snippet annotations: raw nginx configuration, never applied.
@@ -161,7 +166,6 @@ const DOCUMENTED: &[&str] = &[
     "proxy-ssl-verify-depth",
     "satisfy",
     "ssl-ciphers",
-    "ssl-passthrough",
     "ssl-prefer-server-ciphers",
     "upstream-hash-by-subset",
     "upstream-hash-by-subset-size",
@@ -198,6 +202,12 @@ impl fmt::Display for Ignored {
             }
             Ignored::Unknown => {
                 "ingress-nginx documents no such annotation (a typo?); it has no effect"
+            }
+            Ignored::NeedsFlag => {
+                "the controller runs without --enable-ssl-passthrough; TLS to these hosts is terminated as usual"
+            }
+            Ignored::NotApplicable => {
+                "passthrough needs a host (not a wildcard) with a rule for the path / to a Service; this host's TLS is terminated as usual"
             }
         })
     }

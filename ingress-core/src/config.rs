@@ -17,6 +17,9 @@ pub struct TableConfig {
     /// The Secret served when no `tls.hosts` entry matches the SNI name
     /// (`--default-ssl-certificate`); `None` leaves the choice to the data plane (self-signed).
     pub default_certificate: Option<ObjectKey>,
+    /// `--enable-ssl-passthrough`: the `ssl-passthrough` annotation takes effect (without it,
+    /// the annotation is reported as ignored).
+    pub ssl_passthrough: bool,
 }
 
 /// Which Ingresses are ours (SEMANTICS §4).

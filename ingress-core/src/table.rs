@@ -39,6 +39,8 @@ pub struct RouteTable {
     generation: u64,
     /// The global configuration this snapshot was built with (one swap publishes both).
     global_config: Arc<crate::GlobalConfig>,
+    /// Some exact host entry has a [`HostRoutes::passthrough`] backend.
+    passthrough_hosts: bool,
 }
 
 /// Every path of one host entry (merged across Ingresses) and its fallback.
@@ -50,6 +52,8 @@ struct HostRoutes {
     /// Exact entries: the host has a `tls` entry (exact or wildcard). Wildcard entries: a
     /// wildcard `tls` entry covers the suffix (a request may still have an exact one).
     https_redirect: bool,
+    /// `ssl-passthrough`: where this host's TLS connections go, undecrypted.
+    passthrough: Option<Arc<Backend>>,
 }
 
 /// The rule a request matched, for logs and metrics.
@@ -187,6 +191,23 @@ impl RouteTable {
             },
             None => global(),
         }
+    }
+
+    /// Where a TLS connection whose ClientHello names `server_name` is passed undecrypted
+    /// (`ssl-passthrough` with `--enable-ssl-passthrough`): the Service of that host's `/`
+    /// rule. `None`: terminate TLS as usual. Exact host names only, as ingress-nginx.
+    pub fn passthrough(&self, server_name: &str) -> Option<&Arc<Backend>> {
+        if !self.passthrough_hosts {
+            return None;
+        }
+        let name = normalize::host(server_name)?;
+        self.exact_hosts.get(name.as_bytes())?.passthrough.as_ref()
+    }
+
+    /// Whether any host is passed through: without, TLS connections need not be looked at
+    /// before the handshake.
+    pub fn has_passthrough(&self) -> bool {
+        self.passthrough_hosts
     }
 
     /// The certificate for a TLS ClientHello's server name: an exact `tls.hosts` entry, then a

@@ -137,6 +137,10 @@ pub struct Args {
     /// ConfigMap's `use-proxy-protocol` decides when one is in force).
     #[arg(long)]
     pub use_proxy_protocol: bool,
+    /// Pass TLS connections whose server name (SNI) is a host with the `ssl-passthrough`
+    /// annotation to the Service of that host's `/` rule, untouched (ingress-nginx's flag).
+    #[arg(long)]
+    pub enable_ssl_passthrough: bool,
     /// Turn off the inline HTTP/1.1 fast paths: every request goes through hyper's server and
     /// client (same answers, more CPU per request; to compare, or to rule them out).
     #[arg(long)]
@@ -257,6 +261,7 @@ impl Args {
             },
             default_backend: self.default_backend_service.clone(),
             default_certificate: self.default_ssl_certificate.clone(),
+            ssl_passthrough: self.enable_ssl_passthrough,
         }
     }
 

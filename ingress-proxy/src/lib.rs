@@ -22,6 +22,7 @@
 //!     },
 //!     default_backend: None,
 //!     default_certificate: None,
+//!     ssl_passthrough: false,
 //! });
 //! writer.commit(); // publish the first (empty) snapshot: /readyz turns 200
 //! let listeners = Listeners {

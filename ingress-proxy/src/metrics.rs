@@ -42,8 +42,16 @@ pub(crate) struct StatusLabels {
 /// Labels of the denied-requests counter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct DenialLabels {
-    /// `source_range`, `limit`, `basic_auth`, `invalid_annotation`, `body_size`.
+    /// `source_range`, `limit`, `basic_auth`, `external_auth`, `auth_unavailable`,
+    /// `invalid_annotation`, `body_size`.
     pub(crate) reason: &'static str,
+}
+
+/// Labels of the passed-through connections counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct PassthroughLabels {
+    /// `passed` (copied to an endpoint), `no_endpoint` (none could be connected to: closed).
+    pub(crate) result: &'static str,
 }
 
 /// Labels of the diagnostics gauge.
@@ -95,6 +103,8 @@ pub(crate) struct Metrics {
     pub(crate) rate_limit_evictions: Counter,
     /// Requests the proxy refused itself, by the check that refused them.
     denied: Family<DenialLabels, Counter>,
+    /// TLS connections whose server name is an `ssl-passthrough` host, by outcome.
+    passthrough: Family<PassthroughLabels, Counter>,
     /// The table in force's diagnostics by reason (rejected objects, conflicts, missing
     /// Secrets, invalid or ignored annotations), set at each scrape.
     diagnostics: Family<DiagnosticLabels, Gauge>,
@@ -170,6 +180,12 @@ impl Metrics {
             "Per-client limit-rps/limit-rpm states evicted to keep the limiter within its memory bound",
             rate_limit_evictions.clone(),
         );
+        let passthrough = Family::<PassthroughLabels, Counter>::default();
+        registry.register(
+            "ssl_passthrough_connections",
+            "TLS connections passed undecrypted to an ssl-passthrough host's Service, by result",
+            passthrough.clone(),
+        );
         let denied = Family::<DenialLabels, Counter>::default();
         registry.register(
             "requests_denied",
@@ -208,6 +224,7 @@ impl Metrics {
             proxy_protocol_refused,
             rate_limit_evictions,
             denied,
+            passthrough,
             diagnostics,
             open_connections,
             table_generation,
@@ -289,6 +306,13 @@ impl Metrics {
     /// Counts one request refused by the proxy's own checks.
     pub(crate) fn count_denial(&self, reason: &'static str) {
         self.denied.get_or_create(&DenialLabels { reason }).inc();
+    }
+
+    /// Counts one `ssl-passthrough` connection by `result`.
+    pub(crate) fn count_passthrough(&self, result: &'static str) {
+        self.passthrough
+            .get_or_create(&PassthroughLabels { result })
+            .inc();
     }
 
     /// Sets the gauges that describe the table in force (diagnostics by reason, certificate

@@ -12,6 +12,7 @@
 
 mod client_socket;
 mod inline;
+mod passthrough;
 mod proxy_protocol;
 mod rewind;
 
@@ -356,6 +357,18 @@ async fn serve(
             }
         }
         _ => (peer, Bytes::new()),
+    };
+    // ssl-passthrough: while some host is passed through, the ClientHello decides first.
+    let prefix = match &role {
+        Role::Https(_) if context.shared.table.load().has_passthrough() => {
+            let timeout = settings.header_timeout;
+            match passthrough::preread(&mut stream, prefix, client, timeout, &context.shared).await
+            {
+                passthrough::Outcome::Terminate(read) => read,
+                passthrough::Outcome::Handled | passthrough::Outcome::Closed => return,
+            }
+        }
+        _ => prefix,
     };
     let stream = Rewind::new(prefix, stream);
     let connection = Arc::new(ClientConnection::new(

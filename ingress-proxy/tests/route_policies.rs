@@ -359,6 +359,7 @@ async fn configmap_keys_are_the_defaults_of_the_route_annotations() {
             port: ingress_core::PortRef::Number(80),
         }),
         default_certificate: None,
+        ssl_passthrough: false,
     });
     add_service(&mut writer, "web", &[web.address]);
     add_service(&mut writer, "errors", &[errors.address]);

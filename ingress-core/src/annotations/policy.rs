@@ -96,6 +96,9 @@ pub struct RoutePolicy {
     /// `enable-global-auth: "false"`: the ConfigMap's `global-auth-url` does not apply to
     /// this Ingress's paths (it applies by default, to paths without their own `auth-url`).
     pub global_auth_disabled: bool,
+    /// `ssl-passthrough`: TLS connections to the Ingress's hosts go to the Service of the
+    /// host's `/` rule undecrypted (with `--enable-ssl-passthrough`).
+    pub ssl_passthrough: bool,
     /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
     /// `limit-whitelist`): `None` unless one limit is above 0.
     pub limits: Option<Arc<LimitPolicy>>,
@@ -213,6 +216,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "session-cookie-path",
     "session-cookie-samesite",
     "session-cookie-secure",
+    "ssl-passthrough",
     "ssl-redirect",
     "temporal-redirect",
     "temporal-redirect-code",
@@ -274,6 +278,7 @@ impl RoutePolicy {
             basic_auth: read.basic_auth().map(Arc::new),
             external_auth: read.external_auth().map(Arc::new),
             global_auth_disabled: !read.boolean("enable-global-auth").unwrap_or(true),
+            ssl_passthrough: read.boolean("ssl-passthrough").unwrap_or(false),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);

@@ -82,6 +82,8 @@ impl<'a> Backends<'a> {
 struct HostBuilder {
     routes: Vec<PathRoute>,
     default_backend: Option<(Target, ObjectKey)>,
+    /// Ingresses with `ssl-passthrough` that have rules for this host.
+    passthrough: Vec<ObjectKey>,
 }
 
 impl RouteTable {
@@ -100,6 +102,9 @@ impl RouteTable {
             let mut hosts_seen = FastSet::default();
             for (rule_index, rule) in ingress.rules.iter().enumerate() {
                 let entry = hosts.entry(rule.host.clone()).or_default();
+                if ingress.policy.ssl_passthrough && !entry.passthrough.contains(&ingress.key) {
+                    entry.passthrough.push(ingress.key.clone());
+                }
                 let host_name: Option<Arc<str>> =
                     rule.host.as_ref().map(|h| h.as_written().clone());
                 if hosts_seen.insert(rule.host.clone())
@@ -197,6 +202,7 @@ impl RouteTable {
             accepted: valid.iter().map(|v| v.key.clone()).collect(),
             generation: 0,
             global_config: state.global_config.config().clone(),
+            passthrough_hosts: false,
         };
         diagnostics.extend_from_slice(state.global_config.diagnostics());
         for (host, builder) in hosts {
@@ -217,11 +223,15 @@ impl RouteTable {
                 }
                 None => false,
             };
+            let passthrough =
+                passthrough_of(&host, &paths, config, builder.passthrough, &mut diagnostics);
             let routes = HostRoutes {
                 paths,
                 https_redirect,
                 default_backend: builder.default_backend.map(|(t, _)| t),
+                passthrough,
             };
+            table.passthrough_hosts |= routes.passthrough.is_some();
             match host {
                 Some(HostPattern::Exact(name)) => {
                     table.exact_hosts.insert(HostKey::new(&name), routes);
@@ -248,5 +258,47 @@ impl RouteTable {
     pub(crate) fn with_generation(mut self, generation: u64) -> Self {
         self.generation = generation;
         self
+    }
+}
+
+/// `ssl-passthrough` for one host entry, as ingress-nginx decides it: any Ingress with rules
+/// for the host asking is enough (with `--enable-ssl-passthrough`), and the connections go to
+/// the Service of the host's `/` rule; a wildcard or host-less entry, or a host without such a
+/// rule, is not passed through. Each Ingress whose annotation has no effect gets a Warning.
+fn passthrough_of(
+    host: &Option<HostPattern>,
+    paths: &PathRouter,
+    config: &TableConfig,
+    asking: Vec<ObjectKey>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Arc<Backend>> {
+    if asking.is_empty() {
+        return None;
+    }
+    let root = match (config.ssl_passthrough, host) {
+        (false, _) => Err(crate::annotations::Ignored::NeedsFlag),
+        (true, Some(HostPattern::Exact(_))) => paths
+            .best("/")
+            .and_then(|(target, rule)| match target {
+                Target::Service(backend) if &*rule.path == "/" => Some(backend.clone()),
+                _ => None,
+            })
+            .ok_or(crate::annotations::Ignored::NotApplicable),
+        (true, _) => Err(crate::annotations::Ignored::NotApplicable),
+    };
+    match root {
+        Ok(backend) => Some(backend),
+        Err(reason) => {
+            diagnostics.extend(
+                asking
+                    .into_iter()
+                    .map(|ingress| Diagnostic::AnnotationIgnored {
+                        ingress,
+                        annotation: format!("{}ssl-passthrough", crate::annotations::PREFIX).into(),
+                        reason,
+                    }),
+            );
+            None
+        }
     }
 }

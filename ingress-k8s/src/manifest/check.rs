@@ -16,6 +16,7 @@
 //!     classes: ClassSelection { controller_name: "x".into(), class_names: vec!["nginx".into()], watch_without_class: false },
 //!     default_backend: None,
 //!     default_certificate: None,
+//!     ssl_passthrough: false,
 //! };
 //! let report = check(&[CheckInput::new("web.yaml", ingress)], config);
 //! assert!(!report.passed());

@@ -273,6 +273,7 @@ mod tests {
             },
             default_backend: None,
             default_certificate: None,
+            ssl_passthrough: false,
         });
         writer.apply(Change::UpsertService(Service {
             meta: ObjectMeta::new("default", "web", Some(1)),

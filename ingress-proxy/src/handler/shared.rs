@@ -85,6 +85,24 @@ impl Shared {
         self.picker.health(backend, Instant::now())
     }
 
+    /// Starts choosing among `backend`'s ready endpoints round robin, with passive health
+    /// (the same picker requests use): for connections passed through by `ssl-passthrough`.
+    pub(crate) fn pick_endpoints(&self, backend: &Arc<Backend>) -> Option<balance::Pick> {
+        let endpoints = backend.endpoints();
+        match &*endpoints {
+            ingress_core::Endpoints::Ready(addresses) if !addresses.is_empty() => {
+                Some(self.picker.start(
+                    backend,
+                    &endpoints,
+                    addresses,
+                    balance::Strategy::RoundRobin,
+                    Vec::new(),
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// The upstream connection pool (swept periodically by the server).
     pub(crate) fn upstream_pool(&self) -> Arc<upstream::Pool> {
         self.upstream.pool().clone()

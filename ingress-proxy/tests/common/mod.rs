@@ -56,6 +56,7 @@ pub fn table_with(default_certificate: Option<&str>) -> (TableWriter, TableReade
         },
         default_backend: None,
         default_certificate: default_certificate.map(|name| ingress_core::ObjectKey::new(NS, name)),
+        ssl_passthrough: false,
     })
 }
 
