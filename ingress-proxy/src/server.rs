@@ -147,6 +147,7 @@ where
 
     accepting.spawn(sweep_idle_upstreams(context.clone()));
     accepting.spawn(note_applied_snapshots(context.clone()));
+    accepting.spawn(sample_traffic(context.clone()));
 
     shutdown.await;
     tracing::info!("shutdown: no longer accepting; draining in-flight requests");
@@ -282,6 +283,22 @@ async fn note_applied_snapshots(context: Context) {
             _ = context.drain.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// The traffic history behind `/api/traffic`: one sample a second.
+async fn sample_traffic(context: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = context.drain.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        context.shared.metrics.sample_traffic(now);
     }
 }
 
