@@ -46,8 +46,8 @@ pub struct Args {
     /// HTTPS listener [default: 127.0.0.1:8443 with --manifests, else 0.0.0.0:443].
     #[arg(long, value_name = "ADDR")]
     pub https_addr: Option<SocketAddr>,
-    /// Admin listener: /healthz, /readyz, /metrics [default: 127.0.0.1:10254 with --manifests,
-    /// else 0.0.0.0:10254].
+    /// Admin listener: /healthz, /readyz, /metrics, /api/…, /dashboard [default:
+    /// 127.0.0.1:10254 with --manifests, else 0.0.0.0:10254].
     #[arg(long, value_name = "ADDR")]
     pub admin_addr: Option<SocketAddr>,
     /// What to do instead of serving (`check`).
@@ -141,6 +141,11 @@ pub struct Args {
     /// client (same answers, more CPU per request; to compare, or to rule them out).
     #[arg(long)]
     pub disable_inline_http1: bool,
+    /// Serve the read-only dashboard at /dashboard on the admin listener [default: on with
+    /// --manifests (a local listener), off in cluster mode]; `--enable-dashboard=false` turns
+    /// it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_dashboard: Option<bool>,
 }
 
 /// The subcommands.
@@ -482,6 +487,7 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
 fn proxy_config(args: &Args) -> ingress_proxy::ProxyConfig {
     ingress_proxy::ProxyConfig {
         inline_http1: !args.disable_inline_http1,
+        dashboard: args.enable_dashboard.unwrap_or(args.manifests.is_some()),
         use_proxy_protocol: args.use_proxy_protocol,
         // ingress-nginx's constant metric labels: the pod's own (Downward API) and the class.
         controller: ingress_proxy::ControllerLabels {

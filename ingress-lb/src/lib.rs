@@ -78,6 +78,7 @@ mod reload;
 mod server;
 mod sni;
 mod state;
+mod status;
 pub mod vrrp;
 
 use std::future::Future;
