@@ -5,7 +5,7 @@
 //! copies identical, so both dashboards look the same.
 
 /// Extra response header lines of the page: only its own scripts, styles and requests.
-pub(super) const HTML_HEADERS: &str = "content-security-policy: default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'\r\n";
+pub(super) const HTML_HEADERS: &str = "content-security-policy: default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'\r\n";
 
 const ASSETS: [(&str, &str, &str); 4] = [
     (

@@ -35,6 +35,14 @@ Dash.chart = function (points, options) {
     line.setAttribute("class", "line-" + (index + 1));
     line.setAttribute("points", coordinates.join(" "));
     svg.appendChild(line);
+    // The newest value as a dot: visible from the first sample on.
+    var newest = coordinates[coordinates.length - 1].split(",");
+    var dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("class", "dot-" + (index + 1));
+    dot.setAttribute("cx", Math.min(Number(newest[0]), width - 3));
+    dot.setAttribute("cy", newest[1]);
+    dot.setAttribute("r", 2.5);
+    svg.appendChild(dot);
   });
   return svg;
 };
