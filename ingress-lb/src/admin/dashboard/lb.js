@@ -53,7 +53,7 @@
     Dash.getJSON("/api/status").then(function (status) {
       vrrp(status.vrrp);
       var groups = document.getElementById("groups");
-      Dash.replace(groups, Dash.el("div", { class: "grid" }, status.groups.map(group)));
+      Dash.replace(groups, Dash.el("div", { class: "stack" }, status.groups.map(group)));
       listeners(status.listeners);
       Dash.setStatus("configuration generation " + status.generation + " · updated " + Dash.clock(new Date()), false);
     }, function (error) {
