@@ -87,10 +87,10 @@ impl Browser {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(status) = browser.request("GET", "/status", None).await {
-                if status["value"]["ready"] == true {
-                    break;
-                }
+            if let Ok(status) = browser.request("GET", "/status", None).await
+                && status["value"]["ready"] == true
+            {
+                break;
             }
             assert!(
                 Instant::now() < deadline,
@@ -248,10 +248,10 @@ impl Browser {
                             .into_owned());
                         }
                         Some(_) => {}
-                        None if head.contains("transfer-encoding: chunked") => {
-                            if response.ends_with(b"0\r\n\r\n") {
-                                return Ok(dechunk(&String::from_utf8_lossy(&response[end + 4..])));
-                            }
+                        None if head.contains("transfer-encoding: chunked")
+                            && response.ends_with(b"0\r\n\r\n") =>
+                        {
+                            return Ok(dechunk(&String::from_utf8_lossy(&response[end + 4..])));
                         }
                         None => {}
                     }
