@@ -7,8 +7,10 @@
 //! re-derivation); the candidates are the path rules in force ([`RouteTable::routes`]), each
 //! with the [`Verdict`] that [`explain`](super::explain) gives it, worded by the same code.
 //! Entries that never reach the table (a conflict's loser, a rejected Ingress) are not
-//! candidates here; the table's diagnostics list them. Tests hold both explanations to the
-//! same decision and the same verdict for every rule they share.
+//! candidates here; the table's diagnostics list them. A property test
+//! (`tests/differential.rs`) holds both explanations to the same decision, the same host
+//! entry ([`RouteTable::host_entry`]) and the same verdict for every rule the table lists,
+//! over random Ingress sets (regular-expression hosts included) and requests.
 //!
 //! When the chosen rule has a canary (`canary-by-header`, `canary-by-cookie`,
 //! `canary-weight`), [`CanaryAnswer`] says whether the request's headers and cookies send it
@@ -100,15 +102,27 @@ pub fn explain_snapshot(table: &RouteTable, request: &ExplainRequest<'_>) -> Sna
         .map(|h| h.into_owned());
     let path = normalize::path(request.path).into_owned();
     let listings = table.routes();
+    // Hosts where some Ingress asks for regular expressions: their `ImplementationSpecific`
+    // paths match as regexes, whichever Ingress they come from (`validate::regex`).
+    let regex_hosts: Vec<Option<&str>> = listings
+        .iter()
+        .filter(|listing| listing.rule.policy.enforces_regex())
+        .map(|listing| listing.rule.host.as_deref())
+        .collect();
     let rules: Vec<(MatchedRule, DecisionTarget, Option<RulePath>)> = listings
         .iter()
         .map(|listing| {
             let rule = (**listing.rule).clone();
-            let parsed = RulePath::parse(Some(&rule.path), rule.path_type).ok();
+            let mut parsed = RulePath::parse(Some(&rule.path), rule.path_type).ok();
+            if regex_hosts.contains(&rule.host.as_deref())
+                && let Some(Ok(regex)) = parsed.as_ref().and_then(RulePath::to_regex)
+            {
+                parsed = Some(regex);
+            }
             (rule, decision_target(listing.target), parsed)
         })
         .collect();
-    let scope = host_entry(&rules, host.as_deref());
+    let scope = table.host_entry(request.host);
     let is_chosen = |rule: &MatchedRule| {
         decision.rule.as_ref() == Some(&(rule.ingress.clone(), rule.rule_index, rule.path_index))
     };
@@ -215,31 +229,6 @@ fn decided_by_request(
         policy.header_value.is_none() && policy.header_pattern.is_none() && value == "never"
     });
     header_never || cookie == Some("never")
-}
-
-/// The host entry a request's host routes in: an exact host rule, else the most specific
-/// wildcard, else the host-less rules; `None` when none exists.
-fn host_entry(
-    rules: &[(MatchedRule, DecisionTarget, Option<RulePath>)],
-    host: Option<&str>,
-) -> Option<Option<String>> {
-    let hosts = rules.iter().filter_map(|(rule, _, _)| rule.host.as_deref());
-    if let Some(h) = host {
-        if hosts.clone().any(|pattern| pattern == h) {
-            return Some(Some(h.to_owned()));
-        }
-        let wildcard = hosts
-            .filter(|pattern| pattern.starts_with("*."))
-            .filter(|pattern| HostPattern::parse(pattern).is_ok_and(|p| p.matches(h)))
-            .max_by_key(|pattern| pattern.len());
-        if let Some(pattern) = wildcard {
-            return Some(Some(pattern.to_owned()));
-        }
-    }
-    rules
-        .iter()
-        .any(|(rule, _, _)| rule.host.is_none())
-        .then_some(None)
 }
 
 fn decision_target(target: &Target) -> DecisionTarget {
