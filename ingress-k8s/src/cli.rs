@@ -180,6 +180,12 @@ pub enum Command {
         /// The scheme the request arrives with (plain HTTP to a TLS host is redirected).
         #[arg(long, value_enum, default_value_t = Scheme::Http)]
         scheme: Scheme,
+        /// A request header, `Name:Value` (repeatable; canary rules read them).
+        #[arg(long = "header", value_name = "NAME:VALUE")]
+        headers: Vec<String>,
+        /// A request cookie, `name=value` (repeatable; canary rules read them).
+        #[arg(long = "cookie", value_name = "NAME=VALUE")]
+        cookies: Vec<String>,
         /// Manifest files, directories, or `-` for standard input.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
@@ -304,22 +310,49 @@ impl Args {
     }
 }
 
+/// What `ingress-proxy explain` was asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ExplainArgs<'a> {
+    /// Manifest files, directories, or `-`.
+    pub paths: &'a [PathBuf],
+    /// `--host`.
+    pub host: Option<&'a str>,
+    /// `--path`.
+    pub path: &'a str,
+    /// `--scheme`.
+    pub scheme: Scheme,
+    /// `--header NAME:VALUE`, each.
+    pub headers: &'a [String],
+    /// `--cookie NAME=VALUE`, each.
+    pub cookies: &'a [String],
+}
+
 /// `ingress-proxy explain …`: prints the explanation to standard output; returns whether every
 /// input could be read.
-pub fn explain(
-    args: &Args,
-    paths: &[PathBuf],
-    host: Option<&str>,
-    path: &str,
-    scheme: Scheme,
-) -> bool {
+pub fn explain(args: &Args, request: &ExplainArgs<'_>) -> bool {
+    let paths = request.paths;
     let (inputs, unreadable) = manifest::read_inputs(paths, read_stdin_if_named(paths).as_deref());
+    let split = |values: &'_ [String], separator: char| -> Vec<(String, String)> {
+        values
+            .iter()
+            .filter_map(|value| value.split_once(separator))
+            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+            .collect()
+    };
+    let headers = split(request.headers, ':');
+    let cookies = split(request.cookies, '=');
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (&**n, &**v)).collect();
+    let cookies: Vec<(&str, &str)> = cookies.iter().map(|(n, v)| (&**n, &**v)).collect();
     let mut report = manifest::explain(
         &inputs,
         args.table_config(),
-        host,
-        path,
-        scheme == Scheme::Https,
+        &ingress_core::explain::ExplainRequest {
+            host: request.host,
+            path: request.path,
+            headers: &headers,
+            cookies: &cookies,
+        },
+        request.scheme == Scheme::Https,
     );
     report.errors.splice(0..0, unreadable);
     print_report(&report);

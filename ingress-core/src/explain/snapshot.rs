@@ -92,6 +92,25 @@ pub enum CanaryOutcome {
     },
 }
 
+impl std::fmt::Display for CanaryOutcome {
+    /// What the canary does with the request, as `explain` reports it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CanaryOutcome::Selected => {
+                f.write_str("the request's header or cookie selects the canary")
+            }
+            CanaryOutcome::NotSelected => f.write_str("the request stays on the main backend"),
+            CanaryOutcome::ByWeight {
+                weight,
+                weight_total,
+            } => write!(
+                f,
+                "nothing in the request decides: the canary takes {weight} of {weight_total} requests"
+            ),
+        }
+    }
+}
+
 /// Explains how `request` routes in `table` (see the module docs).
 pub fn explain_snapshot(table: &RouteTable, request: &ExplainRequest<'_>) -> SnapshotExplanation {
     let route = table.route(request.host, request.path);

@@ -60,14 +60,12 @@ pub(crate) fn explain(shared: &Shared, table: &RouteTable, raw_query: Option<&st
         Target::Resource(_) | Target::NotFound => Value::Null,
     };
     let canary = answer.canary.as_ref().map(|canary| {
-        let (outcome, detail) = match canary.outcome {
-            CanaryOutcome::Selected => ("selected", "the request's header or cookie selects the canary".to_owned()),
-            CanaryOutcome::ByWeight { weight, weight_total } => (
-                "by_weight",
-                format!("nothing in the request decides: the canary takes {weight} of {weight_total} requests"),
-            ),
-            _ => ("not_selected", "the request stays on the main backend".to_owned()),
+        let outcome = match canary.outcome {
+            CanaryOutcome::Selected => "selected",
+            CanaryOutcome::ByWeight { .. } => "by_weight",
+            _ => "not_selected",
         };
+        let detail = canary.outcome.to_string();
         json!({
             "ingress": canary.ingress.to_string(),
             "backend": describe_target(&canary.backend),
