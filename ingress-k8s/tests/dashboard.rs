@@ -195,7 +195,7 @@ async fn the_dashboard_shows_routes_diagnostics_traffic_ejections_and_explain() 
             Duration::from_secs(5),
             &format!(
                 "const chips = [...document.querySelectorAll('#routes-table .chip.bad')].map(c => c.textContent);
-                 return chips.find(c => c.startsWith('{pod_2} ejected')) || null;"
+                 return chips.find(c => c.startsWith('{pod_2} ejected') && c.includes(' until ')) || null;"
             ),
         )
         .await;

@@ -5,7 +5,8 @@
 //!
 //! A server's `state`: `down` (configured so), `unavailable` (ejected by `max_fails` within
 //! `fail_timeout`, or failing its active health check), `backup` (used only when every
-//! primary server is unavailable), else `up`.
+//! primary server is unavailable), else `up`. An ejected server also says how many seconds
+//! until it may be tried again (`ejected_for_seconds`).
 
 use std::time::Instant;
 
@@ -42,6 +43,9 @@ pub(crate) fn status(server: &Server) -> Value {
                         "state": state,
                         "active_connections": balancer.outstanding(peer),
                         "failures": balancer.fails(peer),
+                        "ejected_for_seconds": balancer
+                            .ejected_for(peer, now)
+                            .map(|d| d.as_secs_f64()),
                         "max_fails": options.max_fails,
                         "backup": options.backup,
                     })

@@ -56,6 +56,13 @@ async fn status_lists_groups_servers_and_listeners_with_their_state() {
         .expect("dead");
     assert_eq!(ejected["state"], "unavailable", "{json}");
     assert_eq!(ejected["failures"], 1, "{json}");
+    assert!(
+        ejected["ejected_for_seconds"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0 && s <= 30.0),
+        "{json}"
+    );
+    assert!(up["ejected_for_seconds"].is_null(), "{json}");
     assert_eq!(json["listeners"][0]["upstream"], "u");
     // The configured address (the test binds its own socket on port 0).
     assert_eq!(json["listeners"][0]["address"], "127.0.0.1:0");

@@ -5,7 +5,8 @@
 //!   HTTPS redirect, the policies that apply), best first per host, and the table generation;
 //! - `GET /api/diagnostics`: every rejected object and conflict (object, reason, message);
 //! - `GET /api/backends`: every Service port in use, its endpoints and their passive health
-//!   (eligible, failures in the current window, requests in flight);
+//!   (eligible, failures in the current window, requests in flight, and while ejected how
+//!   many seconds until it may be tried again);
 //! - `GET /api/certificates`: every host a `tls` entry serves (and `_`, the configured
 //!   default), its Ingress and Secret, and the leaf certificate's public fields (subject,
 //!   issuer, serial, DNS names, validity, days left, expired) or why they cannot be read
@@ -106,6 +107,9 @@ pub(crate) fn endpoints(shared: &Shared, backend: &Arc<Backend>) -> Value {
                         "eligible": seen.is_none_or(|e| e.eligible),
                         "failures": seen.map_or(0, |e| e.failures),
                         "in_flight": seen.map_or(0, |e| e.in_flight),
+                        "ejected_for_seconds": seen
+                            .and_then(|e| e.ejected_for)
+                            .map(|d| d.as_secs_f64()),
                     })
                 })
                 .collect();

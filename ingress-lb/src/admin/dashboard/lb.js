@@ -23,7 +23,9 @@
       return Dash.el("tr", { "data-address": s.address, "data-state": s.state },
         Dash.el("td", { "data-label": "Server", class: "mono" }, s.address),
         Dash.el("td", { "data-label": "Weight" }, String(s.weight)),
-        Dash.el("td", { "data-label": "State" }, Dash.chip(s.state, STATE_KIND[s.state])),
+        Dash.el("td", { "data-label": "State" }, Dash.chip(s.state, STATE_KIND[s.state]),
+          s.ejected_for_seconds !== null && s.ejected_for_seconds !== undefined
+            ? " until " + Dash.clock(new Date(Date.now() + s.ejected_for_seconds * 1000)) : null),
         Dash.el("td", { "data-label": "Active" }, String(s.active_connections)),
         Dash.el("td", { "data-label": "Failures" }, s.failures + (s.max_fails ? " / max " + s.max_fails : "")));
     });

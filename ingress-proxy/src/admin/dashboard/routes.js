@@ -15,6 +15,9 @@
       if (e.external_name) return Dash.chip(e.address + " (ExternalName)", "ok");
       var state = e.eligible ? "eligible" : "ejected";
       var detail = e.failures ? " · " + e.failures + " failed" : "";
+      if (e.ejected_for_seconds !== null && e.ejected_for_seconds !== undefined) {
+        detail += " · until " + Dash.clock(new Date(Date.now() + e.ejected_for_seconds * 1000));
+      }
       if (e.in_flight) detail += " · " + e.in_flight + " in flight";
       return Dash.chip(e.address + " " + state + detail, e.eligible ? "ok" : "bad",
         e.eligible ? "eligible for requests" : "ejected by passive health after failed connects");
