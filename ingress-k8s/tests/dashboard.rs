@@ -54,9 +54,12 @@ fn tomcat(listener: TcpListener, name: &'static str) -> JoinHandle<()> {
 
 /// The walkthrough's manifests in a temporary directory, the pods' port replaced by `port`.
 fn tutorial_manifests(port: u16) -> TempDir {
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("ingress-dashboard-browser-{}", std::process::id())),
-    );
+    static DIRS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = DIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = TempDir(std::env::temp_dir().join(format!(
+        "ingress-dashboard-browser-{}-{n}",
+        std::process::id()
+    )));
     let _ = std::fs::remove_dir_all(&dir.0);
     std::fs::create_dir_all(&dir.0).unwrap();
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/manifests");
@@ -95,6 +98,33 @@ async fn pods() -> (u16, [(SocketAddr, JoinHandle<()>); 2]) {
         }
     }
     panic!("no port free on both 127.0.0.11 and 127.0.0.12");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_on_with_manifests_unless_turned_off() {
+    let (port, _pods) = pods().await;
+    let dir = tutorial_manifests(port);
+    let on = start_with(&dir.0, &[]);
+    let off = start_with(&dir.0, &["--enable-dashboard=false"]);
+    let page = |admin| async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = get(admin, "admin", "/dashboard").await;
+            if status != 503 || Instant::now() > deadline {
+                return (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (status, body) = page(on.admin).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<title>ingress-proxy dashboard</title>"),
+        "{body}"
+    );
+    assert_eq!(page(off.admin).await.0, 404);
+    // The JSON it draws is served either way.
+    assert_eq!(get(off.admin, "admin", "/api/traffic").await.0, 200);
 }
 
 const SHOW: &str = "location.hash = arguments[0]; return true;";
