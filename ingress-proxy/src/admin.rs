@@ -6,6 +6,7 @@
 
 mod api;
 mod dashboard;
+mod diagnostic_ages;
 mod explain;
 mod policies;
 mod query;
@@ -16,6 +17,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+
+pub(crate) use diagnostic_ages::DiagnosticAges;
 
 use crate::handler::ResponseBody;
 use crate::handler::Shared;
@@ -62,7 +65,7 @@ pub(crate) async fn handle(
                 let table = shared.table.load_full();
                 let value = match path {
                     "/api/routes" => api::routes(&table),
-                    "/api/diagnostics" => api::diagnostics(&table),
+                    "/api/diagnostics" => api::diagnostics(&shared, &table),
                     "/api/certificates" => api::certificates(&table),
                     "/api/explain" => explain::explain(&shared, &table, raw_query),
                     _ => api::backends(&shared, &table),

@@ -261,8 +261,9 @@ async fn sweep_idle_upstreams(context: Context) {
     }
 }
 
-/// ingress-nginx's `config_last_reload_successful` and its timestamp: set when this proxy
-/// first serves a snapshot generation (looked at every second).
+/// ingress-nginx's `config_last_reload_successful` and its timestamp, and the diagnostics'
+/// first-seen times (`/api/diagnostics`): set when this proxy first serves a snapshot
+/// generation (looked at every second).
 async fn note_applied_snapshots(context: Context) {
     let nginx = &context.shared.metrics.nginx;
     let mut served = None;
@@ -274,6 +275,7 @@ async fn note_applied_snapshots(context: Context) {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |since| since.as_secs());
             nginx.reload_successful.set(1);
+            context.shared.diagnostic_ages.observe(&table, now);
             nginx
                 .reload_timestamp
                 .set(i64::try_from(now).unwrap_or(i64::MAX));

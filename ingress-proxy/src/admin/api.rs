@@ -3,7 +3,8 @@
 //!
 //! - `GET /api/routes`: every path rule in force (host, path, type, Ingress, rule, Service,
 //!   HTTPS redirect, the policies that apply), best first per host, and the table generation;
-//! - `GET /api/diagnostics`: every rejected object and conflict (object, reason, message);
+//! - `GET /api/diagnostics`: every rejected object and conflict (object, reason, message,
+//!   when this proxy first served it), newest first;
 //! - `GET /api/backends`: every Service port in use, its endpoints and their passive health
 //!   (eligible, failures in the current window, requests in flight, and while ejected how
 //!   many seconds until it may be tried again);
@@ -46,20 +47,34 @@ pub(crate) fn routes(table: &RouteTable) -> Value {
     json!({ "generation": table.generation(), "routes": routes })
 }
 
-/// `/api/diagnostics`.
-pub(crate) fn diagnostics(table: &RouteTable) -> Value {
-    let diagnostics: Vec<Value> = table
+/// `/api/diagnostics`: newest first (by when this proxy first served a table with it).
+pub(crate) fn diagnostics(shared: &Shared, table: &RouteTable) -> Value {
+    let first_seen = shared.diagnostic_ages.observe(table, unix_now());
+    let mut diagnostics: Vec<(u64, usize, Value)> = table
         .diagnostics()
         .iter()
-        .map(|diagnostic| {
-            json!({
+        .zip(first_seen)
+        .enumerate()
+        .map(|(index, (diagnostic, first_seen))| {
+            let value = json!({
                 "object": diagnostic.object().to_string(),
                 "reason": diagnostic.reason(),
                 "message": diagnostic.to_string(),
-            })
+                "first_seen": first_seen,
+            });
+            (first_seen, index, value)
         })
         .collect();
+    diagnostics.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let diagnostics: Vec<Value> = diagnostics.into_iter().map(|(_, _, value)| value).collect();
     json!({ "generation": table.generation(), "diagnostics": diagnostics })
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// `/api/certificates`.

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub(super) limiter: Arc<limits::Limiter>,
     /// Successful bcrypt checks of `auth-type: basic`, remembered.
     pub(super) auth_cache: basic_auth::AuthCache,
+    /// When each diagnostic in force first appeared (`/api/diagnostics`, newest first).
+    pub(crate) diagnostic_ages: crate::admin::DiagnosticAges,
 }
 
 impl Shared {
@@ -66,6 +68,7 @@ impl Shared {
             config,
             limiter: Arc::new(limits::Limiter::new(metrics.rate_limit_evictions.clone())),
             auth_cache: basic_auth::AuthCache::default(),
+            diagnostic_ages: crate::admin::DiagnosticAges::default(),
             metrics,
             hsts,
             none: Arc::from("-"),
