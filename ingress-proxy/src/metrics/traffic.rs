@@ -6,7 +6,8 @@
 //! `5xx` status) and a latency histogram in [`BUCKET_BOUNDS`] (the same bounds as
 //! `ingress_request_duration_seconds`). Every second [`TrafficHistory::sample`] takes the
 //! difference since the last second, sums it per Ingress (`namespace/name`) and per Service
-//! (`namespace/name`), and appends one [`Sample`]: requests, errors, and p50/p99 estimated
+//! (`namespace/name`; `-` for requests no Ingress rule or no Service took: the default
+//! backend, the built-in `404`), and appends one [`Sample`]: requests, errors, and p50/p99 estimated
 //! from the second's histogram as Prometheus's `histogram_quantile` does (linear within the
 //! bucket).
 //!
@@ -228,8 +229,8 @@ impl TrafficHistory {
             let now = traffic.totals();
             let before = history.last.insert(labels.clone(), now).unwrap_or_default();
             let second = now.since(&before);
-            let ingress = format!("{}/{}", labels.namespace, labels.ingress);
-            let service = format!("{}/{}", labels.namespace, labels.service);
+            let ingress = series_name(&labels.namespace, &labels.ingress);
+            let service = series_name(&labels.namespace, &labels.service);
             by_ingress.entry(ingress).or_default().add(&second);
             by_service.entry(service).or_default().add(&second);
         }
@@ -272,6 +273,15 @@ impl TrafficHistory {
             "ingresses": list(&history.ingresses),
             "services": list(&history.services),
         })
+    }
+}
+
+/// `namespace/name`, or `-` for requests no Ingress rule (or no Service) took.
+fn series_name(namespace: &str, name: &str) -> String {
+    if name == "-" {
+        "-".to_owned()
+    } else {
+        format!("{namespace}/{name}")
     }
 }
 
@@ -329,6 +339,26 @@ mod tests {
                 .as_array()
                 .map(Vec::len),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn requests_no_rule_took_are_one_series_named_dash() {
+        let history = TrafficHistory::default();
+        let unmatched = RouteLabels {
+            namespace: "-".into(),
+            ingress: "-".into(),
+            service: "-".into(),
+        };
+        let traffic = RouteTraffic::default();
+        traffic.record(404, 0.0001);
+        history.sample(1, [(&unmatched, &traffic)]);
+        let json = history.to_json(0);
+        assert_eq!(json["ingresses"][0]["name"], "-", "{json}");
+        assert_eq!(json["services"][0]["name"], "-", "{json}");
+        assert_eq!(
+            json["ingresses"][0]["errors_total"], 0,
+            "a 404 is not a 5xx"
         );
     }
 

@@ -36,7 +36,7 @@
     var lastRate = samples.length ? samples[samples.length - 1].requests : 0;
     var lastRatio = latest(samples, function (p) { return p.requests ? p.errors / p.requests : null; });
     return Dash.el("div", { class: "card", "data-name": name, "data-requests-total": s.requests_total },
-      Dash.el("h4", null, name),
+      Dash.el("h4", null, name === "-" ? "— (no rule: default backend or 404)" : name),
       Dash.el("div", { class: "totals" }, s.requests_total + " requests, " + s.errors_total + " errors (5xx) since sampling began"),
       Dash.el("div", { class: "chart-label" }, Dash.el("span", { class: "k1" }, "requests/s"), Dash.el("span", null, String(lastRate))),
       Dash.chart(rate, { window: windowSeconds, label: "requests per second" }),
