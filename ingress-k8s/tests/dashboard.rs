@@ -165,6 +165,31 @@ async fn the_dashboard_shows_routes_diagnostics_traffic_ejections_and_explain() 
         )
         .await;
     assert!(eligible.is_some(), "both endpoints listed as eligible");
+    // The filters: by host, then by Ingress.
+    let filtered = |field: &str, value: &str| {
+        browser.run(
+            "const input = document.getElementById(arguments[0]);
+             input.value = arguments[1];
+             input.dispatchEvent(new Event('input', { bubbles: true }));
+             return [...document.querySelectorAll('#routes-table tbody tr')].map(r => r.dataset.host);",
+            json!([field, value]),
+        )
+    };
+    assert_eq!(
+        filtered("filter-host", "test.").await,
+        json!(["test.lucky.com"])
+    );
+    assert_eq!(
+        filtered("filter-host", "").await.as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        filtered("filter-ingress", "myapp").await,
+        json!(["tomcat.lucky.com"])
+    );
+    assert_eq!(filtered("filter-namespace", "kube-system").await, json!([]));
+    filtered("filter-ingress", "").await;
+    filtered("filter-namespace", "").await;
     browser.screenshot("proxy-routes").await;
 
     // A rejected Ingress added to the directory shows in Diagnostics within 2 s.
