@@ -338,6 +338,18 @@ async fn the_dashboard_shows_routes_diagnostics_traffic_ejections_and_explain() 
         "narrow screens show each route as a card"
     );
     browser.screenshot("proxy-routes-phone-dark").await;
+    for view in ["traffic", "explain", "certificates", "diagnostics"] {
+        browser.run(SHOW, json!([format!("#{view}")])).await;
+        browser
+            .wait_for(
+                Duration::from_secs(2),
+                "return document.getElementById('status').textContent.includes('updated');",
+            )
+            .await;
+        browser
+            .screenshot(&format!("proxy-{view}-phone-dark"))
+            .await;
+    }
 
     // Nothing went wrong on the page.
     let errors: Value = browser.run("return Dash.errors;", json!([])).await;
