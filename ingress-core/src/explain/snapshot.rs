@@ -36,7 +36,7 @@ use crate::backend::Target;
 use crate::normalize;
 use crate::reference::{Decision, DecisionTarget};
 use crate::table::{MatchedRule, RouteTable};
-use crate::validate::{BackendRef, HostPattern, RulePath};
+use crate::validate::{BackendRef, CanaryBackend, HostPattern, RulePath};
 
 use super::{Candidate, Explanation, Verdict, outranked_reason};
 
@@ -190,42 +190,7 @@ pub fn explain_snapshot(table: &RouteTable, request: &ExplainRequest<'_>) -> Sna
     let canary = route
         .rule
         .and_then(|rule| rule.canary.as_deref())
-        .map(|canary| {
-            let policy = &canary.policy;
-            let header = policy.header.as_deref().and_then(|name| {
-                request
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| *v)
-            });
-            let cookie = policy.cookie.as_deref().and_then(|name| {
-                request
-                    .cookies
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| *v)
-            });
-            // A roll no weight reaches: only the header and cookie decide here.
-            let outcome = if policy.selects(header, cookie, || u32::MAX) {
-                CanaryOutcome::Selected
-            } else if policy.weight > 0 && !decided_by_request(policy, header, cookie) {
-                CanaryOutcome::ByWeight {
-                    weight: policy.weight,
-                    weight_total: policy.weight_total,
-                }
-            } else {
-                CanaryOutcome::NotSelected
-            };
-            CanaryAnswer {
-                ingress: canary.ingress.clone(),
-                backend: match &canary.backend {
-                    BackendRef::Service(s) => DecisionTarget::Service(s.clone()),
-                    BackendRef::Resource(r) => DecisionTarget::Resource((**r).clone()),
-                },
-                outcome,
-            }
-        });
+        .map(|canary| canary_answer(canary, request));
     SnapshotExplanation {
         explanation: Explanation {
             host_entry: scope,
@@ -235,6 +200,44 @@ pub fn explain_snapshot(table: &RouteTable, request: &ExplainRequest<'_>) -> Sna
             candidates,
         },
         canary,
+    }
+}
+
+/// What `canary` does with `request`: its header or cookie decide, else the weight.
+fn canary_answer(canary: &CanaryBackend, request: &ExplainRequest<'_>) -> CanaryAnswer {
+    let policy = &canary.policy;
+    let header = policy.header.as_deref().and_then(|name| {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    });
+    let cookie = policy.cookie.as_deref().and_then(|name| {
+        request
+            .cookies
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    });
+    // A roll no weight reaches: only the header and cookie decide here.
+    let outcome = if policy.selects(header, cookie, || u32::MAX) {
+        CanaryOutcome::Selected
+    } else if policy.weight > 0 && !decided_by_request(policy, header, cookie) {
+        CanaryOutcome::ByWeight {
+            weight: policy.weight,
+            weight_total: policy.weight_total,
+        }
+    } else {
+        CanaryOutcome::NotSelected
+    };
+    CanaryAnswer {
+        ingress: canary.ingress.clone(),
+        backend: match &canary.backend {
+            BackendRef::Service(s) => DecisionTarget::Service(s.clone()),
+            BackendRef::Resource(r) => DecisionTarget::Resource((**r).clone()),
+        },
+        outcome,
     }
 }
 
