@@ -19,6 +19,9 @@
     if (answer.canary) {
       parts.push(Dash.el("p", null, Dash.chip("canary " + answer.canary.outcome), " " + answer.canary.ingress + " → " + answer.canary.backend + ": " + answer.canary.detail));
     }
+    if (answer.endpoints && answer.endpoints.unavailable) {
+      parts.push(Dash.el("p", null, "Endpoints: ", Dash.chip("unavailable (503): " + answer.endpoints.unavailable, "bad")));
+    }
     if (Array.isArray(answer.endpoints)) {
       parts.push(Dash.el("p", null, "Endpoints: ", answer.endpoints.length ? answer.endpoints.map(function (e) {
         return Dash.chip(e.address + (e.eligible === false ? " ejected" : " eligible"), e.eligible === false ? "bad" : "ok");

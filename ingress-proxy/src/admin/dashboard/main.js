@@ -12,7 +12,9 @@
     current = name;
     document.querySelectorAll(".view").forEach(function (view) { view.hidden = view.id !== "view-" + name; });
     document.querySelectorAll("nav a").forEach(function (a) {
-      a.classList.toggle("active", a.getAttribute("data-view") === name);
+      var selected = a.getAttribute("data-view") === name;
+      a.classList.toggle("active", selected);
+      if (selected) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
     });
     tick();
   }
