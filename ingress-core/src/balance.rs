@@ -423,6 +423,17 @@ impl<T> Balancer<T> {
         })
     }
 
+    /// While passive health ejects the peer (`max_fails` failures within `fail_timeout`): how
+    /// long until a pick may probe it again. `None` when it is not ejected (a `down` or
+    /// unreachable peer is unavailable for another reason; a lone peer is never ejected).
+    pub fn ejected_for(&self, peer: PeerId, now: Instant) -> Option<Duration> {
+        let state = self.states.get(peer.0)?;
+        if self.single || state.options.down || !state.reachable {
+            return None;
+        }
+        state.health.ejected_for(now)
+    }
+
     /// The peer's target.
     ///
     /// # Panics

@@ -25,6 +25,8 @@
 //! assert!(matches!(&verdicts[1], ("root", Verdict::Outranked { reason, .. }) if reason.contains("longer path")));
 //! ```
 
+mod snapshot;
+
 use std::fmt;
 
 use crate::config::TableConfig;
@@ -34,6 +36,10 @@ use crate::reference::{Decision, DecisionTarget, ReferenceRouter};
 use crate::state::ClusterState;
 use crate::table::{MatchSource, MatchedRule};
 use crate::validate::{BackendRef, HostPattern, RulePath};
+
+pub use snapshot::{
+    CanaryAnswer, CanaryOutcome, ExplainRequest, SnapshotExplanation, explain_snapshot,
+};
 
 /// The whole answer for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,12 +209,7 @@ impl fmt::Display for Explanation {
             Some(None) => writeln!(f, "host entry: the host-less rules")?,
             None => writeln!(f, "host entry: none matches")?,
         }
-        let source = match self.decision.source {
-            MatchSource::Path => "a path rule",
-            MatchSource::HostDefaultBackend => "the host's default backend (no path matched)",
-            MatchSource::GlobalDefaultBackend => "the oldest Ingress's spec.defaultBackend",
-            MatchSource::ControllerDefault => "the controller's default backend",
-        };
+        let source = describe_source(self.decision.source);
         writeln!(
             f,
             "decision: {} via {source}",
@@ -223,33 +224,55 @@ impl fmt::Display for Explanation {
         for c in &self.candidates {
             let rule = &c.rule;
             let host = rule.host.as_deref().unwrap_or("*");
-            let verdict = match &c.verdict {
-                Verdict::Chosen => "CHOSEN".to_owned(),
-                Verdict::HostDoesNotMatch => "host does not match".to_owned(),
-                Verdict::OtherHostChosen { chosen: Some(h) } => {
-                    format!("host matches, but host entry {h} is more specific")
-                }
-                Verdict::OtherHostChosen { chosen: None } => {
-                    "host-less rules are not used when a host rule matches".to_owned()
-                }
-                Verdict::PathDoesNotMatch => "path does not match".to_owned(),
-                Verdict::Outranked { by, reason } => {
-                    format!("outranked by {} rule {}/{}: {reason}", by.0, by.1, by.2)
-                }
-            };
             writeln!(
                 f,
-                "  {} rule {}/{}: {host} {} ({}) → {}: {verdict}",
+                "  {} rule {}/{}: {host} {} ({}) → {}: {}",
                 rule.ingress,
                 rule.rule_index,
                 rule.path_index,
                 rule.path,
                 rule.path_type,
-                target(&c.backend)
+                target(&c.backend),
+                c.verdict
             )?;
         }
         Ok(())
     }
+}
+
+impl fmt::Display for Verdict {
+    /// The verdict as the report words it (`CHOSEN`, `path does not match`, …).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Chosen => f.write_str("CHOSEN"),
+            Verdict::HostDoesNotMatch => f.write_str("host does not match"),
+            Verdict::OtherHostChosen { chosen: Some(h) } => {
+                write!(f, "host matches, but host entry {h} is more specific")
+            }
+            Verdict::OtherHostChosen { chosen: None } => {
+                f.write_str("host-less rules are not used when a host rule matches")
+            }
+            Verdict::PathDoesNotMatch => f.write_str("path does not match"),
+            Verdict::Outranked { by, reason } => {
+                write!(f, "outranked by {} rule {}/{}: {reason}", by.0, by.1, by.2)
+            }
+        }
+    }
+}
+
+/// Why a decision was taken, as the report words it (`a path rule`, …).
+pub fn describe_source(source: MatchSource) -> &'static str {
+    match source {
+        MatchSource::Path => "a path rule",
+        MatchSource::HostDefaultBackend => "the host's default backend (no path matched)",
+        MatchSource::GlobalDefaultBackend => "the oldest Ingress's spec.defaultBackend",
+        MatchSource::ControllerDefault => "the controller's default backend",
+    }
+}
+
+/// A decision's target as the report words it (`Service default/web:80`, …).
+pub fn describe_target(target: &DecisionTarget) -> String {
+    self::target(target)
 }
 
 fn target(target: &DecisionTarget) -> String {

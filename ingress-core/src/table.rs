@@ -286,6 +286,24 @@ impl RouteTable {
         out
     }
 
+    /// The host entry a request for `host` routes in (SEMANTICS §1), as [`route`](Self::route)
+    /// looks it up: `Some(Some(pattern))` for an exact or wildcard host entry, `Some(None)` for
+    /// the host-less rules, `None` when neither exists. For explanations, not for routing.
+    pub fn host_entry(&self, host: Option<&str>) -> Option<Option<String>> {
+        let host = host.and_then(normalize::host);
+        if let Some(h) = host.as_deref() {
+            if self.exact_hosts.contains_key(h.as_bytes()) {
+                return Some(Some(h.to_owned()));
+            }
+            if let Some(suffix) = wildcard_suffix(h)
+                && self.wildcard_hosts.contains_key(suffix.as_bytes())
+            {
+                return Some(Some(format!("*.{suffix}")));
+            }
+        }
+        self.hostless.as_ref().map(|_| None)
+    }
+
     /// Number of host entries (exact, wildcard, and the host-less one) and of path entries.
     pub fn size(&self) -> (usize, usize) {
         let entries = self

@@ -1,7 +1,7 @@
 //! The fast table and the naive reference model must agree on every lookup and on every
 //! diagnostic, for random Ingress sets and random requests.
 
-use ingress_core::explain::{Verdict, explain};
+use ingress_core::explain::{ExplainRequest, Verdict, explain, explain_snapshot};
 use ingress_core::reference::{Decision, ReferenceRouter};
 use ingress_core::{
     ClassSelection, ClusterState, HttpIngressPath, Ingress, IngressBackend, IngressRule,
@@ -245,6 +245,41 @@ proptest! {
                 if let Verdict::Outranked { by, .. } = &candidate.verdict {
                     prop_assert_eq!(Some(by), fast.rule.as_ref());
                 }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// The explanation a running proxy gives from its table (`explain_snapshot`, the admin
+    /// API's `/api/explain`) is the one `explain` gives from the objects: same decision, same
+    /// host entry, and the same verdict for every rule the table lists.
+    #[test]
+    fn snapshot_explanations_agree_with_the_reference_explanation(
+        state in state_strategy(),
+        requests in prop::collection::vec((prop::sample::select(REQUEST_HOSTS), path_strategy()), 1..8),
+    ) {
+        let config = TableConfig::default();
+        let table = RouteTable::build(&state, &config);
+        for (host, path) in requests {
+            let why = explain(&state, &config, host, &path);
+            let request = ExplainRequest { host, path: &path, headers: &[], cookies: &[] };
+            let snapshot = explain_snapshot(&table, &request).explanation;
+            prop_assert_eq!(&snapshot.decision, &why.decision);
+            prop_assert_eq!(&snapshot.host_entry, &why.host_entry, "host {:?} path {:?}", host, path);
+            prop_assert_eq!(&snapshot.host, &why.host);
+            prop_assert_eq!(&snapshot.path, &why.path);
+            for candidate in &snapshot.candidates {
+                let key = (&candidate.rule.ingress, candidate.rule.rule_index, candidate.rule.path_index);
+                let twin = why
+                    .candidates
+                    .iter()
+                    .find(|c| (&c.rule.ingress, c.rule.rule_index, c.rule.path_index) == key);
+                prop_assert!(twin.is_some(), "{:?} is not a reference candidate", key);
+                let twin = twin.map(|c| &c.verdict);
+                prop_assert_eq!(Some(&candidate.verdict), twin, "{:?} for host {:?} path {:?}", key, host, path);
             }
         }
     }

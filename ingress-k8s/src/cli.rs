@@ -46,8 +46,8 @@ pub struct Args {
     /// HTTPS listener [default: 127.0.0.1:8443 with --manifests, else 0.0.0.0:443].
     #[arg(long, value_name = "ADDR")]
     pub https_addr: Option<SocketAddr>,
-    /// Admin listener: /healthz, /readyz, /metrics [default: 127.0.0.1:10254 with --manifests,
-    /// else 0.0.0.0:10254].
+    /// Admin listener: /healthz, /readyz, /metrics, /api/…, /dashboard [default:
+    /// 127.0.0.1:10254 with --manifests, else 0.0.0.0:10254].
     #[arg(long, value_name = "ADDR")]
     pub admin_addr: Option<SocketAddr>,
     /// What to do instead of serving (`check`).
@@ -145,6 +145,11 @@ pub struct Args {
     /// client (same answers, more CPU per request; to compare, or to rule them out).
     #[arg(long)]
     pub disable_inline_http1: bool,
+    /// Serve the read-only dashboard at /dashboard on the admin listener [default: on with
+    /// --manifests (a local listener), off in cluster mode]; `--enable-dashboard=false` turns
+    /// it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_dashboard: Option<bool>,
 }
 
 /// The subcommands.
@@ -179,6 +184,12 @@ pub enum Command {
         /// The scheme the request arrives with (plain HTTP to a TLS host is redirected).
         #[arg(long, value_enum, default_value_t = Scheme::Http)]
         scheme: Scheme,
+        /// A request header, `Name:Value` (repeatable; canary rules read them).
+        #[arg(long = "header", value_name = "NAME:VALUE")]
+        headers: Vec<String>,
+        /// A request cookie, `name=value` (repeatable; canary rules read them).
+        #[arg(long = "cookie", value_name = "NAME=VALUE")]
+        cookies: Vec<String>,
         /// Manifest files, directories, or `-` for standard input.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
@@ -304,22 +315,49 @@ impl Args {
     }
 }
 
+/// What `ingress-proxy explain` was asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ExplainArgs<'a> {
+    /// Manifest files, directories, or `-`.
+    pub paths: &'a [PathBuf],
+    /// `--host`.
+    pub host: Option<&'a str>,
+    /// `--path`.
+    pub path: &'a str,
+    /// `--scheme`.
+    pub scheme: Scheme,
+    /// `--header NAME:VALUE`, each.
+    pub headers: &'a [String],
+    /// `--cookie NAME=VALUE`, each.
+    pub cookies: &'a [String],
+}
+
 /// `ingress-proxy explain …`: prints the explanation to standard output; returns whether every
 /// input could be read.
-pub fn explain(
-    args: &Args,
-    paths: &[PathBuf],
-    host: Option<&str>,
-    path: &str,
-    scheme: Scheme,
-) -> bool {
+pub fn explain(args: &Args, request: &ExplainArgs<'_>) -> bool {
+    let paths = request.paths;
     let (inputs, unreadable) = manifest::read_inputs(paths, read_stdin_if_named(paths).as_deref());
+    let split = |values: &'_ [String], separator: char| -> Vec<(String, String)> {
+        values
+            .iter()
+            .filter_map(|value| value.split_once(separator))
+            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+            .collect()
+    };
+    let headers = split(request.headers, ':');
+    let cookies = split(request.cookies, '=');
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (&**n, &**v)).collect();
+    let cookies: Vec<(&str, &str)> = cookies.iter().map(|(n, v)| (&**n, &**v)).collect();
     let mut report = manifest::explain(
         &inputs,
         args.table_config(),
-        host,
-        path,
-        scheme == Scheme::Https,
+        &ingress_core::explain::ExplainRequest {
+            host: request.host,
+            path: request.path,
+            headers: &headers,
+            cookies: &cookies,
+        },
+        request.scheme == Scheme::Https,
     );
     report.errors.splice(0..0, unreadable);
     print_report(&report);
@@ -487,6 +525,7 @@ pub async fn run_until(args: Args, stop: watch::Receiver<bool>) -> Result<(), Cl
 fn proxy_config(args: &Args) -> ingress_proxy::ProxyConfig {
     ingress_proxy::ProxyConfig {
         inline_http1: !args.disable_inline_http1,
+        dashboard: args.enable_dashboard.unwrap_or(args.manifests.is_some()),
         use_proxy_protocol: args.use_proxy_protocol,
         // ingress-nginx's constant metric labels: the pod's own (Downward API) and the class.
         controller: ingress_proxy::ControllerLabels {

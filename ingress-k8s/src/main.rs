@@ -19,8 +19,20 @@ fn main() -> ExitCode {
             host,
             path,
             scheme,
+            headers,
+            cookies,
             paths,
-        }) => Some(cli::explain(&args, paths, host.as_deref(), path, *scheme)),
+        }) => Some(cli::explain(
+            &args,
+            &cli::ExplainArgs {
+                paths,
+                host: host.as_deref(),
+                path,
+                scheme: *scheme,
+                headers,
+                cookies,
+            },
+        )),
         Some(Command::Certgen { .. }) | None => None,
     };
     if let Some(passed) = done {

@@ -151,6 +151,58 @@ fn explain_names_the_winner_the_losers_and_the_endpoints() {
     );
 }
 
+const CANARY: &str = "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: myapp-canary
+  namespace: default
+  annotations:
+    nginx.ingress.kubernetes.io/canary: \"true\"
+    nginx.ingress.kubernetes.io/canary-by-header: X-Canary
+    nginx.ingress.kubernetes.io/canary-by-cookie: beta
+    nginx.ingress.kubernetes.io/canary-weight: \"10\"
+spec:
+  ingressClassName: ingress-engine
+  rules:
+  - host: tomcat.lucky.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: tomcat, port: {number: 8009}}}}
+";
+
+#[test]
+fn explain_says_what_the_canary_does_with_the_headers_and_cookies() {
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["--host", "tomcat.lucky.com"];
+        args.extend_from_slice(extra);
+        let dir = manifests();
+        args.extend([dir.to_str().unwrap(), "-"]);
+        let output = run("explain", &args, Some(CANARY));
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let prefix = "canary default/myapp-canary → Service default/tomcat:8009: ";
+    let by_header = explain(&["--header", "X-Canary: always"]);
+    assert!(
+        by_header.contains(&format!(
+            "{prefix}the request's header or cookie selects the canary"
+        )),
+        "{by_header}"
+    );
+    let by_cookie = explain(&["--cookie", "beta=never"]);
+    assert!(
+        by_cookie.contains(&format!("{prefix}the request stays on the main backend")),
+        "{by_cookie}"
+    );
+    let by_weight = explain(&[]);
+    assert!(
+        by_weight.contains(&format!(
+            "{prefix}nothing in the request decides: the canary takes 10 of 100 requests"
+        )),
+        "{by_weight}"
+    );
+}
+
 #[test]
 fn a_configmap_flag_naming_no_manifest_is_a_warning() {
     let with = |flag: &str| {

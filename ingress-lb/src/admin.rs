@@ -1,8 +1,12 @@
-//! The admin listener: `GET /metrics` over a minimal HTTP/1.1 exchange (one request per
-//! connection, `Connection: close`). Anything else gets `404`; a request that is not complete
-//! within 5 s or exceeds 8 KiB is dropped.
+//! The admin listener over a minimal HTTP/1.1 exchange (one request per connection,
+//! `Connection: close`): `GET /metrics` (Prometheus), `GET /api/status` (JSON: groups,
+//! servers, listeners, VRRP; see [`crate::status`]) and, with `dashboard = true` in the
+//! configuration, the read-only dashboard at `/dashboard` ([`dashboard`]). Anything else gets
+//! `404`; a request that is not complete within 5 s or exceeds 8 KiB is dropped.
 
-use std::sync::Arc;
+mod dashboard;
+
+use std::borrow::Cow;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::metrics::Metrics;
+use crate::server::Server;
 
 const REQUEST_LIMIT: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -18,7 +22,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serves the admin listener until `cancel`.
 pub(crate) async fn serve(
     listener: TcpListener,
-    metrics: Arc<Metrics>,
+    server: Server,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -29,12 +33,12 @@ pub(crate) async fn serve(
         };
         match accepted {
             Ok((stream, _)) => {
-                let metrics = metrics.clone();
+                let server = server.clone();
                 let cancel = cancel.clone();
                 tracker.spawn(async move {
                     tokio::select! {
                         () = cancel.cancelled() => {}
-                        _ = tokio::time::timeout(REQUEST_TIMEOUT, respond(stream, &metrics)) => {}
+                        _ = tokio::time::timeout(REQUEST_TIMEOUT, respond(stream, &server)) => {}
                     }
                 });
             }
@@ -43,7 +47,7 @@ pub(crate) async fn serve(
     }
 }
 
-async fn respond(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+async fn respond(mut stream: TcpStream, server: &Server) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|window| window == b"\r\n\r\n") {
@@ -56,21 +60,43 @@ async fn respond(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()
     let line = request.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut parts = line.split(|b| *b == b' ');
     let (method, target) = (parts.next(), parts.next());
-    let (status, content_type, body) = match (method, target) {
-        (Some(b"GET"), Some(b"/metrics")) => (
-            "200 OK",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.encode(),
-        ),
-        (Some(b"GET"), _) => ("404 Not Found", "text/plain", "not found\n".to_string()),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "method not allowed\n".to_string(),
-        ),
-    };
+    let target = target.map(|t| {
+        let path = t.split(|b| *b == b'?').next().unwrap_or_default();
+        String::from_utf8_lossy(path).into_owned()
+    });
+    let mut extra = "";
+    let (status, content_type, body): (&str, &str, Cow<'static, str>) =
+        match (method, target.as_deref()) {
+            (Some(b"GET"), Some("/metrics")) => (
+                "200 OK",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                server.metrics_text().into(),
+            ),
+            (Some(b"GET"), Some("/api/status")) => (
+                "200 OK",
+                "application/json",
+                crate::status::status(server).to_string().into(),
+            ),
+            (Some(b"GET"), Some(path)) if server.dashboard_enabled() && dashboard::serves(path) => {
+                match dashboard::asset(path) {
+                    Some((content_type, body)) => {
+                        if content_type.starts_with("text/html") {
+                            extra = dashboard::HTML_HEADERS;
+                        }
+                        ("200 OK", content_type, body.into())
+                    }
+                    None => ("404 Not Found", "text/plain", "not found\n".into()),
+                }
+            }
+            (Some(b"GET"), _) => ("404 Not Found", "text/plain", "not found\n".into()),
+            _ => (
+                "405 Method Not Allowed",
+                "text/plain",
+                "method not allowed\n".into(),
+            ),
+        };
     let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-content-type-options: nosniff\r\n{extra}connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;

@@ -41,6 +41,11 @@ pub struct Config {
     /// Address of the admin listener serving Prometheus metrics at `/metrics`; none by default.
     #[serde(default)]
     pub admin: Option<SocketAddr>,
+    /// Serve the read-only dashboard at `/dashboard` on the admin listener (upstream groups,
+    /// servers, listeners, VRRP state; the JSON it draws is `/api/status`, served either way).
+    /// Off by default; `ingress-lb --enable-dashboard` turns it on too. Read at start.
+    #[serde(default)]
+    pub dashboard: bool,
     /// Upstream groups by name (nginx `upstream NAME { … }`).
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Listening sockets (nginx `server { listen …; proxy_pass …; }`).

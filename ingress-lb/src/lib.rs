@@ -64,6 +64,10 @@
 //!   (`benches/lb/splice_vs_copy.rs`, see the README), so the loop stays; `benches/lb/run.sh`
 //!   compares it with nginx and HAProxy.
 //! - **No leaks.** Every task is spawned on one `TaskTracker`; shutdown cancels them and waits.
+//! - **Observable.** The admin listener (`admin` in the configuration) serves Prometheus
+//!   metrics at `/metrics`, the state as JSON at `/api/status` (groups, servers with weight,
+//!   state, connections and failures, listeners, the VRRP state and last transition), and with
+//!   `dashboard = true` a read-only page drawing it (`/dashboard`, every asset embedded).
 
 mod admin;
 pub mod config;
@@ -77,6 +81,7 @@ mod proxy_protocol;
 mod reload;
 mod server;
 mod state;
+mod status;
 pub mod vrrp;
 
 use std::future::Future;

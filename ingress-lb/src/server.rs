@@ -88,6 +88,8 @@ struct Shared {
     /// Every task the server spawns, so shutdown can wait for all of them.
     tracker: TaskTracker,
     running: std::sync::atomic::AtomicBool,
+    /// The VRRP instance's state and last transition, for `/api/status`.
+    vrrp_report: Arc<crate::vrrp::VrrpReport>,
 }
 
 impl Server {
@@ -112,6 +114,7 @@ impl Server {
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             running: std::sync::atomic::AtomicBool::new(false),
+            vrrp_report: Arc::default(),
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -171,6 +174,32 @@ impl Server {
         self.shared.metrics.encode()
     }
 
+    /// Whether the admin listener serves the dashboard (`dashboard` in the configuration in
+    /// force).
+    pub(crate) fn dashboard_enabled(&self) -> bool {
+        self.shared.snapshot.load().config.dashboard
+    }
+
+    /// What `/api/status` reads: the configuration in force, open connections per listener
+    /// (in configuration order), and the VRRP instance's state.
+    pub(crate) fn status_sources(
+        &self,
+    ) -> (Arc<Snapshot>, Vec<usize>, Option<crate::vrrp::VrrpStatus>) {
+        let snapshot = self.shared.snapshot.load_full();
+        let active = self
+            .shared
+            .active
+            .iter()
+            .map(|count| count.load(Ordering::Acquire))
+            .collect();
+        let vrrp = snapshot
+            .config
+            .vrrp
+            .is_some()
+            .then(|| self.shared.vrrp_report.read());
+        (snapshot, active, vrrp)
+    }
+
     /// Serves `listeners` (one per configured listener, in order) and the optional admin
     /// listener until `shutdown` completes; then stops accepting, closes open sessions and
     /// returns once every task it spawned has ended.
@@ -198,7 +227,7 @@ impl Server {
         if let Some(listener) = admin_listener {
             shared.tracker.spawn(admin::serve(
                 listener,
-                shared.metrics.clone(),
+                self.clone(),
                 shared.cancel.clone(),
                 shared.tracker.clone(),
             ));
@@ -215,6 +244,7 @@ impl Server {
                 vrrp,
                 sample,
                 shared.cancel.clone(),
+                shared.vrrp_report.clone(),
             ));
         }
         tokio::select! {

@@ -80,6 +80,7 @@ mod driver;
 mod error;
 mod interface;
 mod packet;
+mod report;
 mod socket;
 mod state;
 mod track;
@@ -93,5 +94,6 @@ pub use packet::{
     Advertisement, Authentication, IPPROTO_VRRP, Ipv4Header, PacketError, VRRP_MULTICAST, VRRP_TTL,
     Version, parse_ipv4,
 };
+pub(crate) use report::{VrrpReport, VrrpStatus};
 pub use state::{Action, Discard, GARP_REPEAT_DELAY, Router, RouterConfig, State};
 pub(crate) use track::{balancer_health, run_with_server};

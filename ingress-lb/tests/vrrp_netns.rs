@@ -264,8 +264,27 @@ fn failover_time_ours_vs_keepalived() {
     }
 }
 
+/// The VRRP state a balancer's admin listener reports (`/api/status`): state and the last
+/// transition's target.
+fn reported_vrrp(lab: &Lab, host: &str) -> Option<(String, String)> {
+    let body = lab.http_get(host, ADMIN_PORT, "/api/status")?;
+    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let vrrp = &status["vrrp"];
+    Some((
+        vrrp["state"].as_str()?.to_owned(),
+        vrrp["last_transition"]["to"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+    ))
+}
+
+/// Each balancer's admin listener, on its own namespace's loopback.
+const ADMIN_PORT: u16 = 39001;
+
 /// The real `ingress-lb` binary with a `[vrrp]` section: the node whose upstream dies (its
-/// active health check fails) hands the address to the node that can still serve.
+/// active health check fails) hands the address to the node that can still serve, and each
+/// node's admin listener reports the state it is in (MASTER, BACKUP, FAULT).
 #[test]
 fn ingress_lb_binary_hands_the_vip_over_when_its_upstream_dies() {
     let _serial = serial();
@@ -285,7 +304,8 @@ fn ingress_lb_binary_hands_the_vip_over_when_its_upstream_dies() {
         let config = lab.write_file(
             &format!("{host}-lb.toml"),
             &format!(
-                "[upstreams.ingress]\n\
+                "admin = \"127.0.0.1:{ADMIN_PORT}\"\n\
+                 [upstreams.ingress]\n\
                  servers = [{{ address = \"127.0.0.1:9000\" }}]\n\
                  health_check = {{ interval = \"200ms\", timeout = \"200ms\" }}\n\
                  [[listeners]]\naddress = \"0.0.0.0:{LB_PORT}\"\nupstream = \"ingress\"\n\
@@ -309,6 +329,10 @@ fn ingress_lb_binary_hands_the_vip_over_when_its_upstream_dies() {
         }
     }
     assert_stays_master(&lab, "a", "b's balancer follows a");
+    let master = ("MASTER".to_owned(), "MASTER".to_owned());
+    let backup = ("BACKUP".to_owned(), "BACKUP".to_owned());
+    assert_eq!(reported_vrrp(&lab, "a"), Some(master.clone()));
+    assert_eq!(reported_vrrp(&lab, "b"), Some(backup));
 
     // a's only upstream dies: its health check fails within 200 ms, VRRP goes to Fault and
     // sends priority 0, b takes over after its skew time.
@@ -319,6 +343,16 @@ fn ingress_lb_binary_hands_the_vip_over_when_its_upstream_dies() {
     .expect("b's balancer serves after a's upstream died");
     println!("ingress-lb upstream death → hand-over: {took:?}");
     assert_eq!(lab.vip_holders(ROUTERS), ["b"]);
+    assert!(
+        wait_until(Duration::from_secs(2), || {
+            reported_vrrp(&lab, "a").is_some_and(|(state, _)| state == "FAULT")
+                && reported_vrrp(&lab, "b") == Some(master.clone())
+        })
+        .is_some(),
+        "a reports FAULT and b MASTER: {:?} / {:?}",
+        reported_vrrp(&lab, "a"),
+        reported_vrrp(&lab, "b")
+    );
 
     // The upstream comes back: a is healthy again and preempts.
     lab.start_command(

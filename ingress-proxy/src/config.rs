@@ -48,6 +48,10 @@ pub struct ProxyConfig {
     /// The integration tests run both ways, and differential tests hold the two to the same
     /// answers.
     pub inline_http1: bool,
+    /// Serve the read-only dashboard (`/dashboard`) on the admin listener. Default `false`:
+    /// the JSON endpoints it reads (`/api/…`) are served either way; the page is opt-in
+    /// because the admin listener may be reachable by more people than should browse it.
+    pub dashboard: bool,
     /// Trust the client's `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and
     /// `X-Forwarded-Port` (ingress-nginx's `use-forwarded-headers`). Default `false`: as
     /// ingress-nginx, `X-Forwarded-For` and `X-Real-IP` are the peer's address, and the others
@@ -235,6 +239,7 @@ impl Default for ProxyConfig {
             upstream_protocols: BTreeMap::new(),
             passive_health_ejection: Duration::from_secs(10),
             inline_http1: true,
+            dashboard: false,
             use_forwarded_headers: false,
             use_proxy_protocol: false,
             enable_underscores_in_headers: false,

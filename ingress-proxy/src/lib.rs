@@ -102,7 +102,10 @@
 //!   ingress-nginx's default `upstreaminfo` lines (or JSON) to standard output or a file.
 //!   Every request carries an `X-Request-ID` upstream (the client's, else a generated one),
 //!   logged as `$req_id`. Prometheus counters and histograms by Ingress and Service on the
-//!   admin listener's `/metrics`.
+//!   admin listener's `/metrics`; its JSON API (`/api/routes`, `/api/backends`,
+//!   `/api/diagnostics`, `/api/certificates`, `/api/traffic`, `/api/explain`) says what the
+//!   proxy decided and where the traffic goes, and [`ProxyConfig::dashboard`] serves a
+//!   read-only page drawing it (`/dashboard`, every asset embedded).
 
 mod access_log;
 mod admin;

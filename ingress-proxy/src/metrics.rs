@@ -12,9 +12,11 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 mod nginx;
+mod traffic;
 
 pub use nginx::ControllerLabels;
 pub(crate) use nginx::{NginxMetrics, Observation, RequestLabels, method_label};
+pub(crate) use traffic::TrafficHistory;
 
 /// Labels of the per-request families: which Ingress and Service served the request.
 ///
@@ -77,6 +79,8 @@ struct RouteMetrics {
     bytes_sent: Counter,
     /// Request counters by status, filled as statuses occur (a handful per route).
     requests: RwLock<Vec<(u16, Counter)>>,
+    /// The same requests for the traffic history (`/api/traffic`), which needs to read them.
+    traffic: traffic::RouteTraffic,
 }
 
 /// Every metric the proxy records. Cheap to share: all families are internally synchronised.
@@ -114,6 +118,8 @@ pub(crate) struct Metrics {
     pub(crate) table_generation: Gauge<u64, AtomicU64>,
     /// ingress-nginx's metrics, under their names.
     pub(crate) nginx: NginxMetrics,
+    /// Recent traffic per Ingress and Service, sampled every second (`/api/traffic`).
+    pub(crate) traffic: TrafficHistory,
 }
 
 impl Metrics {
@@ -229,6 +235,7 @@ impl Metrics {
             open_connections,
             table_generation,
             nginx: NginxMetrics::new(controller),
+            traffic: TrafficHistory::default(),
         }
     }
 
@@ -243,6 +250,7 @@ impl Metrics {
     ) {
         let route = self.route(labels);
         route.duration.observe(seconds);
+        route.traffic.record(status, seconds);
         if bytes_in > 0 {
             route.bytes_received.inc_by(bytes_in);
         }
@@ -293,6 +301,7 @@ impl Metrics {
             bytes_received: self.bytes_received.get_or_create(labels).clone(),
             bytes_sent: self.bytes_sent.get_or_create(labels).clone(),
             requests: RwLock::new(Vec::new()),
+            traffic: traffic::RouteTraffic::default(),
         });
         self.routes
             .write()
@@ -302,7 +311,24 @@ impl Metrics {
             .clone()
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// Appends one second to the traffic history (called once a second; `time` in Unix
+    /// seconds).
+    pub(crate) fn sample_traffic(&self, time: u64) {
+        let routes: Vec<(RouteLabels, Arc<RouteMetrics>)> = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(labels, route)| (labels.clone(), route.clone()))
+            .collect();
+        self.traffic.sample(
+            time,
+            routes
+                .iter()
+                .map(|(labels, route)| (labels, &route.traffic)),
+        );
+    }
+
     /// Counts one request refused by the proxy's own checks.
     pub(crate) fn count_denial(&self, reason: &'static str) {
         self.denied.get_or_create(&DenialLabels { reason }).inc();
@@ -329,6 +355,7 @@ impl Metrics {
         self.nginx.set_certificates(&crate::tls::inventory(table));
     }
 
+    /// The Prometheus text exposition of every metric.
     pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail; an error here could only come from a broken

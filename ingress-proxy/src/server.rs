@@ -148,6 +148,7 @@ where
 
     accepting.spawn(sweep_idle_upstreams(context.clone()));
     accepting.spawn(note_applied_snapshots(context.clone()));
+    accepting.spawn(sample_traffic(context.clone()));
 
     shutdown.await;
     tracing::info!("shutdown: no longer accepting; draining in-flight requests");
@@ -261,8 +262,9 @@ async fn sweep_idle_upstreams(context: Context) {
     }
 }
 
-/// ingress-nginx's `config_last_reload_successful` and its timestamp: set when this proxy
-/// first serves a snapshot generation (looked at every second).
+/// ingress-nginx's `config_last_reload_successful` and its timestamp, and the diagnostics'
+/// first-seen times (`/api/diagnostics`): set when this proxy first serves a snapshot
+/// generation (looked at every second).
 async fn note_applied_snapshots(context: Context) {
     let nginx = &context.shared.metrics.nginx;
     let mut served = None;
@@ -274,6 +276,7 @@ async fn note_applied_snapshots(context: Context) {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |since| since.as_secs());
             nginx.reload_successful.set(1);
+            context.shared.diagnostic_ages.observe(&table, now);
             nginx
                 .reload_timestamp
                 .set(i64::try_from(now).unwrap_or(i64::MAX));
@@ -283,6 +286,22 @@ async fn note_applied_snapshots(context: Context) {
             _ = context.drain.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// The traffic history behind `/api/traffic`: one sample a second.
+async fn sample_traffic(context: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = context.drain.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        context.shared.metrics.sample_traffic(now);
     }
 }
 

@@ -73,6 +73,13 @@ async fn routes_diagnostics_and_backend_health_are_listed() {
         .expect("dead endpoint listed");
     assert_eq!(dead_entry["eligible"], false, "{after}");
     assert!(dead_entry["failures"].as_u64().unwrap_or(0) >= 1, "{after}");
+    // Ejected for passive_health_ejection (10 s by default) from the failure on.
+    assert!(
+        dead_entry["ejected_for_seconds"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0 && s <= 10.0),
+        "{after}"
+    );
 }
 
 /// The value of the sample `name{labels…}` whose labels include every pair of `wanted`.

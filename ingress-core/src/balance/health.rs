@@ -81,6 +81,17 @@ impl PassiveHealth {
         }
     }
 
+    /// While ejected: how long until the next pick may probe the peer again.
+    pub(crate) fn ejected_for(&self, now: Instant) -> Option<Duration> {
+        if self.is_available(now) {
+            return None;
+        }
+        let elapsed = self.checked.map_or(Duration::ZERO, |checked| {
+            now.saturating_duration_since(checked)
+        });
+        Some(self.fail_timeout.saturating_sub(elapsed))
+    }
+
     pub(crate) fn max_fails(&self) -> u32 {
         self.max_fails
     }
@@ -251,5 +262,18 @@ mod tests {
         assert!(health.on_failure(now));
         assert_eq!(health.fails(), 2);
         assert!(!PassiveHealth::new(0, DEFAULT_FAIL_TIMEOUT).on_failure(now));
+    }
+
+    #[test]
+    fn an_ejection_says_how_long_it_lasts() {
+        let start = Instant::now();
+        let mut health = PassiveHealth::new(1, 10 * S);
+        assert_eq!(health.ejected_for(start), None);
+        health.on_failure(start);
+        assert_eq!(health.ejected_for(start), Some(10 * S));
+        assert_eq!(health.ejected_for(start + 4 * S), Some(6 * S));
+        // Unavailable up to and including fail_timeout (nginx's `<=`), available after it.
+        assert_eq!(health.ejected_for(start + 10 * S), Some(Duration::ZERO));
+        assert_eq!(health.ejected_for(start + 11 * S), None);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use ingress_core::explain::Explanation;
+use ingress_core::explain::{CanaryAnswer, ExplainRequest, Explanation, describe_target};
 use ingress_core::{Endpoints, TableConfig, Target};
 
 use super::check::{CheckInput, LoadedSet, Origin, load};
@@ -19,6 +19,9 @@ pub struct ExplainReport {
     pub origin: Option<Origin>,
     /// The chosen Service's endpoints, as the data plane would see them (`None`: no Service).
     pub endpoints: Option<Endpoints>,
+    /// The chosen rule's canary and what it does with this request's headers and cookies (the
+    /// same answer as the admin API's `/api/explain`).
+    pub canary: Option<CanaryAnswer>,
     /// Whether the request arrives over HTTPS (a plain-HTTP request to a TLS host is
     /// redirected instead of routed).
     pub https: bool,
@@ -26,14 +29,14 @@ pub struct ExplainReport {
     pub errors: Vec<ManifestError>,
 }
 
-/// Explains how a request for `host` and `path` (over HTTPS when `https`) routes in `inputs`.
+/// Explains how `request` (over HTTPS when `https`) routes in `inputs`.
 pub fn explain(
     inputs: &[CheckInput],
     config: TableConfig,
-    host: Option<&str>,
-    path: &str,
+    request: &ExplainRequest<'_>,
     https: bool,
 ) -> ExplainReport {
+    let (host, path) = (request.host, request.path);
     let LoadedSet {
         state,
         origins,
@@ -42,6 +45,7 @@ pub fn explain(
     } = load(inputs, None);
     let explanation = ingress_core::explain::explain(&state, &config, host, path);
     let table = ingress_core::RouteTable::build(&state, &config);
+    let canary = ingress_core::explain::explain_snapshot(&table, request).canary;
     let route = table.route(host, path);
     let endpoints = match route.target {
         Target::Service(backend) => Some((*backend.endpoints()).clone()),
@@ -56,6 +60,7 @@ pub fn explain(
         explanation,
         origin,
         endpoints,
+        canary,
         https,
         errors,
     }
@@ -69,6 +74,15 @@ impl fmt::Display for ExplainReport {
         write!(f, "{}", self.explanation)?;
         if let Some(origin) = &self.origin {
             writeln!(f, "chosen rule's Ingress read from {origin}")?;
+        }
+        if let Some(canary) = &self.canary {
+            writeln!(
+                f,
+                "canary {} → {}: {}",
+                canary.ingress,
+                describe_target(&canary.backend),
+                canary.outcome
+            )?;
         }
         if self.explanation.decision.https_redirect && !self.https {
             writeln!(

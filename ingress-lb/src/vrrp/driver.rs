@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::time::Instant as TokioInstant;
@@ -12,6 +13,7 @@ use super::config::{VirtualAddress, VrrpConfig};
 use super::error::VrrpError;
 use super::interface::Interface;
 use super::packet::{Advertisement, IPPROTO_VRRP, VRRP_MULTICAST, parse_ipv4};
+use super::report::VrrpReport;
 use super::socket::VrrpSocket;
 use super::state::{Action, Router, State};
 
@@ -37,6 +39,8 @@ struct Driver {
     virtual_addresses: Vec<VirtualAddress>,
     /// Whether health changes reach the router (`track_balancer`).
     track: bool,
+    /// Where transitions are recorded for the admin listener (inside ingress-lb).
+    report: Option<Arc<VrrpReport>>,
 }
 
 impl Health {
@@ -62,9 +66,22 @@ impl Health {
 /// in the interface's network namespace.
 pub async fn run(
     config: VrrpConfig,
-    mut health: watch::Receiver<Health>,
+    health: watch::Receiver<Health>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), VrrpError> {
+    run_reporting(config, health, shutdown, None).await
+}
+
+/// [`run`], recording every transition in `report`.
+pub(crate) async fn run_reporting(
+    config: VrrpConfig,
+    mut health: watch::Receiver<Health>,
+    shutdown: impl Future<Output = ()>,
+    report: Option<Arc<VrrpReport>>,
+) -> Result<(), VrrpError> {
+    if let Some(report) = &report {
+        report.starting(&config);
+    }
     // Validate every field before touching the host.
     config.router_config(Ipv4Addr::UNSPECIFIED)?;
     let interface = Interface::open(&config.interface).await?;
@@ -93,6 +110,7 @@ pub async fn run(
         },
         virtual_addresses: config.virtual_ipaddress.clone(),
         track: config.track_balancer,
+        report,
     };
     // A predecessor that crashed may have left the addresses behind; a backup must not hold them.
     for vip in driver.virtual_addresses.clone() {
@@ -199,6 +217,9 @@ impl Driver {
                 }
                 Action::Transition { from, to } => {
                     log_transition(router, &self.interface_name, from, to);
+                    if let Some(report) = &self.report {
+                        report.transition(from, to, router.effective_priority());
+                    }
                     Ok(())
                 }
             };

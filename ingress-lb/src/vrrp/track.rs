@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::config::VrrpConfig;
-use super::driver::{Health, run};
+use super::driver::Health;
 use crate::state::Snapshot;
 
 /// How often the balancer's health is sampled: a tenth of keepalived's default `advert_int`,
@@ -47,6 +47,7 @@ pub(crate) async fn run_with_server(
     config: VrrpConfig,
     sample: impl Fn() -> Health + Send + 'static,
     cancel: CancellationToken,
+    report: std::sync::Arc<super::VrrpReport>,
 ) {
     let (sender, receiver) = watch::channel(sample());
     let sampler_cancel = cancel.clone();
@@ -66,7 +67,15 @@ pub(crate) async fn run_with_server(
             });
         }
     });
-    if let Err(error) = run(config, receiver, cancel.cancelled_owned()).await {
+    let result = super::driver::run_reporting(
+        config,
+        receiver,
+        cancel.cancelled_owned(),
+        Some(report.clone()),
+    )
+    .await;
+    if let Err(error) = result {
+        report.failed(error.to_string());
         tracing::error!(%error, "VRRP stopped; this node will not hold the virtual address");
     }
     sampler.abort();
@@ -135,13 +144,18 @@ mod tests {
         )
         .expect("valid section");
         let cancel = CancellationToken::new();
+        let report = std::sync::Arc::new(super::super::VrrpReport::default());
         // Without the interface (or without privileges) the driver fails at once; the task
-        // must end by itself rather than hang the server's shutdown.
+        // must end by itself rather than hang the server's shutdown, and the admin listener
+        // says why.
         tokio::time::timeout(
             Duration::from_secs(5),
-            run_with_server(config, || Health::SERVING, cancel),
+            run_with_server(config, || Health::SERVING, cancel, report.clone()),
         )
         .await
         .expect("ends without cancellation");
+        let status = report.read();
+        assert!(status.error.is_some_and(|e| !e.is_empty()));
+        assert_eq!(status.virtual_addresses, ["10.231.0.100/32"]);
     }
 }

@@ -373,6 +373,23 @@ impl Lab {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
+    /// `GET http://127.0.0.1:{port}{path}` inside `host`'s namespace (an admin listener there):
+    /// the response body, `None` when nothing answers. Uses python3's standard library.
+    pub(crate) fn http_get(&self, host: &str, port: u16, path: &str) -> Option<String> {
+        let script = format!(
+            "import urllib.request\nprint(urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=1).read().decode())"
+        );
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.namespace(host)])
+            .args(["python3", "-c", &script])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// Polls until `client` reaches `expected` through the virtual address; the time it took.
     pub(crate) fn wait_served_by(
         &self,

@@ -67,6 +67,8 @@ pub(crate) struct EndpointHealth {
     pub(crate) failures: u32,
     /// Requests in flight to it.
     pub(crate) in_flight: u32,
+    /// While ejected: how long until it may be tried again.
+    pub(crate) ejected_for: Option<std::time::Duration>,
 }
 
 /// One request's use of a backend's balancer.
@@ -177,6 +179,7 @@ impl EndpointPicker {
                     eligible: balancer.is_available(id, now),
                     failures: balancer.fails(id),
                     in_flight: balancer.outstanding(id),
+                    ejected_for: balancer.ejected_for(id, now),
                 })
                 .collect(),
         )

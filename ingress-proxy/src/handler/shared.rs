@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(super) auth_cache: basic_auth::AuthCache,
     /// Answers of `auth-url` services, remembered (`auth-cache-key`).
     pub(super) auth_answers: auth_answers::AuthAnswers,
+    /// When each diagnostic in force first appeared (`/api/diagnostics`, newest first).
+    pub(crate) diagnostic_ages: crate::admin::DiagnosticAges,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
             limiter: Arc::new(limits::Limiter::new(metrics.rate_limit_evictions.clone())),
             auth_cache: basic_auth::AuthCache::default(),
             auth_answers: auth_answers::AuthAnswers::default(),
+            diagnostic_ages: crate::admin::DiagnosticAges::default(),
             metrics,
             hsts,
             none: Arc::from("-"),
