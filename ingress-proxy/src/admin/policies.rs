@@ -33,6 +33,18 @@ pub(crate) fn labels(rule: &MatchedRule) -> Vec<String> {
     if policy.basic_auth.is_some() {
         out.push("basic auth".to_owned());
     }
+    if let Some(auth) = &policy.external_auth {
+        out.push(match auth.signin {
+            Some(_) => "external auth (auth-url, auth-signin)".to_owned(),
+            None => "external auth (auth-url)".to_owned(),
+        });
+    }
+    if policy.global_auth_disabled {
+        out.push("no global auth".to_owned());
+    }
+    if policy.ssl_passthrough {
+        out.push("ssl-passthrough".to_owned());
+    }
     if policy.cors.is_some() {
         out.push("CORS".to_owned());
     }
