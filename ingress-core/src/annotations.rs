@@ -13,7 +13,8 @@
 //! `whitelist-source-range`) and `denylist-source-range` ([`crate::CidrList`]), `limit-rps`,
 //! `limit-rpm`, `limit-connections` with `limit-burst-multiplier` and `limit-whitelist`
 //! ([`LimitPolicy`]), and `auth-type: basic` with `auth-secret`, `auth-secret-type` and
-//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]). An
+//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]), and the `proxy-ssl-*` annotations
+//! ([`UpstreamTlsPolicy`], with [`CertificateSecret`]). An
 //! invalid value of any of them denies the Ingress's own paths (`503`) with an
 //! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
@@ -50,11 +51,13 @@
 mod auth;
 mod balance;
 mod canary;
+mod certificate_secret;
 mod cors;
 mod limits;
 mod policy;
 mod retry;
 mod rewrite;
+mod upstream_tls;
 mod values;
 
 use std::collections::BTreeMap;
@@ -65,11 +68,13 @@ pub use balance::{
     Affinity, AffinityMode, BalancePolicy, HashKey, HashPart, LoadBalance, SameSite,
 };
 pub use canary::{CanaryPolicy, HeaderPattern};
+pub use certificate_secret::{CertificatePem, CertificateSecret};
 pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
 pub use limits::{DEFAULT_BURST_MULTIPLIER, LimitPolicy, RequestRate};
 pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
 pub use retry::NextUpstream;
 pub use rewrite::{PathRegex, Rewrite};
+pub use upstream_tls::UpstreamTlsPolicy;
 
 /// The annotation prefix ingress-nginx reads (its `--annotations-prefix` default).
 pub const PREFIX: &str = "nginx.ingress.kubernetes.io/";
@@ -159,13 +164,6 @@ const DOCUMENTED: &[&str] = &[
     "proxy-redirect-from",
     "proxy-redirect-to",
     "proxy-request-buffering",
-    "proxy-ssl-ciphers",
-    "proxy-ssl-name",
-    "proxy-ssl-protocols",
-    "proxy-ssl-secret",
-    "proxy-ssl-server-name",
-    "proxy-ssl-verify",
-    "proxy-ssl-verify-depth",
     "satisfy",
     "ssl-ciphers",
     "ssl-passthrough",

@@ -378,6 +378,7 @@ async fn forward(
     let protocol =
         route_policy::protocol(rule, connection.https).unwrap_or_else(|| shared.protocol(backend));
     let timeouts = route_policy::timeouts(rule, global, &shared.config);
+    let tls = route_policy::upstream_tls(shared, rule, protocol)?;
     let choice = EndpointChoice::of(rule, &request, record.client, connection.https);
     let service_upstream = rule
         .filter(|rule| rule.policy.service_upstream)
@@ -444,6 +445,7 @@ async fn forward(
         forwarded,
         request_body: cell,
         timeouts,
+        tls,
     };
     let mut upstream_request = Request::new(body);
     *upstream_request.method_mut() = parts.method;

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use certificates::CertificateCache;
 pub(crate) use certificates::self_signed;
 pub(crate) use inventory::{CertificateRow, inventory};
-pub(crate) use settings::TlsAcceptors;
+pub(crate) use settings::{TlsAcceptors, suites_for};
 
 /// Chooses the certificate for each handshake from the current route table.
 #[derive(Debug)]

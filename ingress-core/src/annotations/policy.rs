@@ -14,6 +14,7 @@ use super::canary::CanaryPolicy;
 use super::cors::CorsPolicy;
 use super::limits::LimitPolicy;
 use super::retry::NextUpstream;
+use super::upstream_tls::UpstreamTlsPolicy;
 use super::values::Reader;
 
 /// What an Ingress's annotations ask of its paths (the part this engine implements). The
@@ -94,6 +95,10 @@ pub struct RoutePolicy {
     /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
     /// `limit-whitelist`): `None` unless one limit is above 0.
     pub limits: Option<Arc<LimitPolicy>>,
+    /// `proxy-ssl-secret`, `proxy-ssl-verify` and the other `proxy-ssl-*` annotations: how
+    /// TLS connections to the upstream are made; `None` when none is set (no verification,
+    /// no SNI, as ingress-nginx).
+    pub upstream_tls: Option<Arc<UpstreamTlsPolicy>>,
     /// Set when an annotation's value is invalid: the Ingress's paths answer `503` (what
     /// ingress-nginx does for a location it denies), with this reason; other Ingresses are
     /// not affected.
@@ -182,6 +187,13 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "proxy-next-upstream-tries",
     "proxy-read-timeout",
     "proxy-send-timeout",
+    "proxy-ssl-ciphers",
+    "proxy-ssl-name",
+    "proxy-ssl-protocols",
+    "proxy-ssl-secret",
+    "proxy-ssl-server-name",
+    "proxy-ssl-verify",
+    "proxy-ssl-verify-depth",
     "rewrite-target",
     "server-alias",
     "service-upstream",
@@ -253,6 +265,7 @@ impl RoutePolicy {
             deny_source_range: read.cidr_list("denylist-source-range"),
             limits: read.limits().map(Arc::new),
             basic_auth: read.basic_auth().map(Arc::new),
+            upstream_tls: read.upstream_tls().map(Arc::new),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);
@@ -332,6 +345,37 @@ impl RoutePolicy {
                 })
             }
         }
+    }
+
+    /// Reads the Secrets `proxy-ssl-secret` names, from either kind of Secret, in the
+    /// Ingress's namespace. A Secret that cannot be used denies the Ingress's paths (`503`)
+    /// and is returned as an invalid annotation naming it: never a silent fallback to an
+    /// unverified connection.
+    pub(crate) fn resolve_certificate_secrets(
+        &mut self,
+        namespace: &str,
+        tls_secrets: &BTreeMap<crate::model::ObjectKey, crate::model::TlsSecret>,
+        opaque_secrets: &BTreeMap<crate::model::ObjectKey, crate::model::OpaqueSecret>,
+    ) -> Vec<InvalidAnnotation> {
+        let mut invalid = Vec::new();
+        if let Some(upstream_tls) = self.upstream_tls.as_mut()
+            && let Err(error) =
+                Arc::make_mut(upstream_tls).resolve(namespace, tls_secrets, opaque_secrets)
+        {
+            invalid.push(error);
+        }
+        if self.denied.is_none()
+            && let Some(first) = invalid.first()
+        {
+            self.denied = Some(
+                format!(
+                    "annotation {} {:?} cannot be used: {}",
+                    first.annotation, first.value, first.reason
+                )
+                .into(),
+            );
+        }
+        invalid
     }
 
     /// Names the zone of this Ingress's `limit-*` state after the Ingress (`namespace/name`).

@@ -152,6 +152,28 @@ pub(crate) fn protocol(rule: Option<&MatchedRule>, client_https: bool) -> Option
     })
 }
 
+/// The TLS client for a TLS upstream (`proxy-ssl-*`; the default without them), `None` for
+/// plain HTTP. A policy rustls cannot build a client for (a certificate the core's PEM check
+/// passed but rustls refuses) fails the request (`502`), logged: never an unverified
+/// connection instead.
+pub(crate) fn upstream_tls(
+    shared: &super::Shared,
+    rule: Option<&MatchedRule>,
+    protocol: UpstreamProtocol,
+) -> Result<Option<super::upstream::TlsClientKey>, super::pages::Failure> {
+    if !matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2) {
+        return Ok(None);
+    }
+    let policy = rule.and_then(|rule| rule.policy.upstream_tls.as_deref());
+    match shared.upstream.tls_client(policy) {
+        Ok(client) => Ok(Some(client)),
+        Err(error) => {
+            tracing::error!(%error, "route's upstream TLS policy unusable; request refused");
+            Err(super::pages::Failure::UpstreamFailed)
+        }
+    }
+}
+
 /// ingress-nginx's default `proxy-next-upstream`, for routes that do not set one.
 static DEFAULT_NEXT_UPSTREAM: std::sync::LazyLock<NextUpstream> =
     std::sync::LazyLock::new(NextUpstream::default);

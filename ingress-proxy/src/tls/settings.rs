@@ -137,7 +137,7 @@ pub(crate) fn server_config(
 
 /// Every TLS 1.3 suite, then the TLS 1.2 suites `ciphers` names (colon-separated OpenSSL
 /// names), in its order; names rustls does not implement are skipped (the core warned).
-fn suites_for(all: &[SupportedCipherSuite], ciphers: &str) -> Vec<SupportedCipherSuite> {
+pub(crate) fn suites_for(all: &[SupportedCipherSuite], ciphers: &str) -> Vec<SupportedCipherSuite> {
     let mut suites: Vec<SupportedCipherSuite> = all
         .iter()
         .filter(|suite| matches!(suite, SupportedCipherSuite::Tls13(_)))

@@ -180,3 +180,129 @@ pub fn certificate(names: &[&str]) -> (String, String, CertificateDer<'static>) 
         generated.cert.der().clone(),
     )
 }
+
+/// A test certificate authority: issues server and client certificates.
+#[allow(dead_code)] // not every test binary needs a CA
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+/// A certificate issued by a [`TestCa`].
+#[allow(dead_code)]
+pub struct Issued {
+    pub chain_pem: String,
+    pub key_pem: String,
+    pub der: CertificateDer<'static>,
+    key_der: Vec<u8>,
+}
+
+#[allow(dead_code)]
+impl TestCa {
+    /// A self-signed CA whose subject's common name is `name`.
+    pub fn new(name: &str) -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().expect("key");
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("CA"),
+        }
+    }
+
+    /// The CA certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A server certificate for `names`.
+    pub fn server(&self, names: &[&str]) -> Issued {
+        self.issue(names, None, rcgen::ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A client certificate whose subject's common name is `common_name`.
+    pub fn client(&self, common_name: &str) -> Issued {
+        self.issue(
+            &[],
+            Some(common_name),
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        )
+    }
+
+    fn issue(
+        &self,
+        names: &[&str],
+        common_name: Option<&str>,
+        usage: rcgen::ExtendedKeyUsagePurpose,
+    ) -> Issued {
+        let mut params = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )
+        .expect("params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if let Some(common_name) = common_name {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, common_name);
+        }
+        params.extended_key_usages = vec![usage];
+        let key = rcgen::KeyPair::generate().expect("key");
+        let certificate = params.signed_by(&key, &self.issuer).expect("issue");
+        Issued {
+            chain_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
+            der: certificate.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+#[allow(dead_code)]
+impl Issued {
+    /// The certificate and its key, as rustls takes them.
+    pub fn rustls(
+        &self,
+    ) -> (
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        (
+            vec![self.der.clone()],
+            rustls::pki_types::PrivatePkcs8KeyDer::from(self.key_der.clone()).into(),
+        )
+    }
+}
+
+/// A TLS backend's server configuration: `certificate`, and when `client_ca` is given, a
+/// client certificate from that CA is required.
+#[allow(dead_code)]
+pub fn backend_config(certificate: &Issued, client_ca: Option<&TestCa>) -> rustls::ServerConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.issuer.der().clone()).expect("root");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let (chain, key) = certificate.rustls();
+    let mut config = builder.with_single_cert(chain, key).expect("certificate");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
