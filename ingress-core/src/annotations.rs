@@ -14,7 +14,8 @@
 //! `limit-rpm`, `limit-connections` with `limit-burst-multiplier` and `limit-whitelist`
 //! ([`LimitPolicy`]), and `auth-type: basic` with `auth-secret`, `auth-secret-type` and
 //! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]), and the `proxy-ssl-*` annotations
-//! ([`UpstreamTlsPolicy`], with [`CertificateSecret`]). An
+//! ([`UpstreamTlsPolicy`], with [`CertificateSecret`]), and the `auth-tls-*` annotations
+//! but `auth-tls-match-cn` ([`ClientTlsPolicy`]). An
 //! invalid value of any of them denies the Ingress's own paths (`503`) with an
 //! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
@@ -52,6 +53,7 @@ mod auth;
 mod balance;
 mod canary;
 mod certificate_secret;
+mod client_tls;
 mod cors;
 mod limits;
 mod policy;
@@ -69,6 +71,7 @@ pub use balance::{
 };
 pub use canary::{CanaryPolicy, HeaderPattern};
 pub use certificate_secret::{CertificatePem, CertificateSecret};
+pub use client_tls::{ClientTlsPolicy, VerifyClient};
 pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
 pub use limits::{DEFAULT_BURST_MULTIPLIER, LimitPolicy, RequestRate};
 pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
@@ -117,12 +120,7 @@ const DOCUMENTED: &[&str] = &[
     "auth-response-headers",
     "auth-signin",
     "auth-signin-redirect-param",
-    "auth-tls-error-page",
     "auth-tls-match-cn",
-    "auth-tls-pass-certificate-to-upstream",
-    "auth-tls-secret",
-    "auth-tls-verify-client",
-    "auth-tls-verify-depth",
     "auth-url",
     "client-body-buffer-size",
     "connection-proxy-header",

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::auth::BasicAuthPolicy;
 use super::balance::BalancePolicy;
 use super::canary::CanaryPolicy;
+use super::client_tls::ClientTlsPolicy;
 use super::cors::CorsPolicy;
 use super::limits::LimitPolicy;
 use super::retry::NextUpstream;
@@ -99,6 +100,11 @@ pub struct RoutePolicy {
     /// TLS connections to the upstream are made; `None` when none is set (no verification,
     /// no SNI, as ingress-nginx).
     pub upstream_tls: Option<Arc<UpstreamTlsPolicy>>,
+    /// `auth-tls-secret` and the other `auth-tls-*` annotations: client certificates (mTLS)
+    /// for the hosts of this Ingress's rules (the oldest Ingress of a host decides, see
+    /// [`RouteTable::client_tls`](crate::RouteTable::client_tls)); `None` without
+    /// `auth-tls-secret`.
+    pub client_tls: Option<Arc<ClientTlsPolicy>>,
     /// Set when an annotation's value is invalid: the Ingress's paths answer `503` (what
     /// ingress-nginx does for a location it denies), with this reason; other Ingresses are
     /// not affected.
@@ -149,6 +155,11 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "auth-realm",
     "auth-secret",
     "auth-secret-type",
+    "auth-tls-error-page",
+    "auth-tls-pass-certificate-to-upstream",
+    "auth-tls-secret",
+    "auth-tls-verify-client",
+    "auth-tls-verify-depth",
     "auth-type",
     "backend-protocol",
     "canary",
@@ -266,6 +277,7 @@ impl RoutePolicy {
             limits: read.limits().map(Arc::new),
             basic_auth: read.basic_auth().map(Arc::new),
             upstream_tls: read.upstream_tls().map(Arc::new),
+            client_tls: read.client_tls().map(Arc::new),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);
@@ -347,20 +359,26 @@ impl RoutePolicy {
         }
     }
 
-    /// Reads the Secrets `proxy-ssl-secret` names, from either kind of Secret, in the
-    /// Ingress's namespace. A Secret that cannot be used denies the Ingress's paths (`503`)
+    /// Reads the Secrets `proxy-ssl-secret` and `auth-tls-secret` name, from either kind of
+    /// Secret, in the namespace of `ingress`. A Secret that cannot be used denies the Ingress's paths (`503`)
     /// and is returned as an invalid annotation naming it: never a silent fallback to an
     /// unverified connection.
     pub(crate) fn resolve_certificate_secrets(
         &mut self,
-        namespace: &str,
+        ingress: &crate::model::ObjectKey,
         tls_secrets: &BTreeMap<crate::model::ObjectKey, crate::model::TlsSecret>,
         opaque_secrets: &BTreeMap<crate::model::ObjectKey, crate::model::OpaqueSecret>,
     ) -> Vec<InvalidAnnotation> {
         let mut invalid = Vec::new();
         if let Some(upstream_tls) = self.upstream_tls.as_mut()
             && let Err(error) =
-                Arc::make_mut(upstream_tls).resolve(namespace, tls_secrets, opaque_secrets)
+                Arc::make_mut(upstream_tls).resolve(&ingress.namespace, tls_secrets, opaque_secrets)
+        {
+            invalid.push(error);
+        }
+        if let Some(client_tls) = self.client_tls.as_mut()
+            && let Err(error) =
+                Arc::make_mut(client_tls).resolve(ingress, tls_secrets, opaque_secrets)
         {
             invalid.push(error);
         }

@@ -248,7 +248,11 @@ fn a_missing_secret_denies_the_whole_policy() {
     )]);
     let (mut policy, invalid) = RoutePolicy::parse(&annotations);
     assert!(invalid.is_empty());
-    let invalid = policy.resolve_certificate_secrets("shop", &BTreeMap::new(), &BTreeMap::new());
+    let invalid = policy.resolve_certificate_secrets(
+        &ObjectKey::new("shop", "ingress"),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    );
     assert_eq!(invalid.len(), 1);
     let denied = policy.denied.expect("denied");
     assert!(

@@ -207,7 +207,7 @@ impl ValidIngress {
                     let unusable_secret =
                         policy.resolve_basic_auth(&key.namespace, &state.opaque_secrets);
                     let unusable_certificates = policy.resolve_certificate_secrets(
-                        &key.namespace,
+                        &key,
                         &state.tls_secrets,
                         &state.opaque_secrets,
                     );
