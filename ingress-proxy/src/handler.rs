@@ -10,7 +10,8 @@
 //!    length, [`policy_redirect`] (`app-root`, `permanent-`/`temporal-redirect`), then the
 //!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
 //!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer),
-//!    then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
+//!    then the client certificate (`auth-tls-*`, [`client_certificate`]: `400`, `421` or the
+//!    error page), then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
 //!    [`limits`]), [`check_source`] (`*-source-range`: `403`) and `auth-type: basic`
 //!    ([`basic_auth`]: `401`);
 //! 3. [`forward`]: the endpoint strategy ([`endpoint_choice`]: affinity, `upstream-hash-by`,
@@ -32,6 +33,7 @@ mod attempts;
 pub(crate) mod balance;
 mod basic_auth;
 mod checks;
+mod client_certificate;
 mod cors;
 mod endpoint_choice;
 mod error_pages;
@@ -49,8 +51,8 @@ pub(crate) mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
@@ -89,6 +91,9 @@ pub(crate) struct ClientConnection {
     pub(crate) settings: ClientSettings,
     /// Responses begun on this connection.
     served: AtomicU32,
+    /// What the TLS handshake established (server name, client certificate); set once, after
+    /// the handshake, on HTTPS connections.
+    client_tls: OnceLock<crate::tls::ClientTls>,
 }
 
 impl ClientConnection {
@@ -104,7 +109,13 @@ impl ClientConnection {
             forwarded: Forwarded::new(client.ip(), https, local_port),
             settings,
             served: AtomicU32::new(0),
+            client_tls: OnceLock::new(),
         }
+    }
+
+    /// Records what the TLS handshake established (once; later calls are ignored).
+    pub(crate) fn set_client_tls(&self, client_tls: crate::tls::ClientTls) {
+        let _ = self.client_tls.set(client_tls);
     }
 
     /// Responses begun on this connection so far.
@@ -136,6 +147,8 @@ struct Resolved {
     error_backend: Option<ErrorBackend>,
     /// `from-to-www-redirect`: the host this request's host redirects to.
     host_redirect: Option<Arc<str>>,
+    /// `auth-tls-*`: the client-certificate settings of the request's host.
+    client_tls: Option<Arc<ingress_core::annotations::ClientTlsPolicy>>,
     global: global::GlobalSettings,
 }
 
@@ -209,6 +222,15 @@ pub(crate) async fn handle(
                 None => Ok(()),
             }
         })
+        // After the HTTPS redirect, so plain HTTP to a client-certificate host is redirected
+        // rather than refused.
+        .and_then(|()| {
+            client_certificate::check(
+                &connection,
+                resolved.client_tls.as_deref(),
+                request.headers_mut(),
+            )
+        })
         .and_then(
             |()| match cors.as_ref().is_some_and(CorsAnswer::is_preflight) {
                 true => Err(Answer::Preflight),
@@ -241,6 +263,9 @@ pub(crate) async fn handle(
         (Err(Answer::Redirect(status, location)), _) => pages::redirect(status, location),
         (Err(Answer::Preflight), _) => pages::no_content(),
         (Err(Answer::Unauthorized(challenge)), _) => pages::unauthorized(challenge),
+        (Err(Answer::ClientCertificateRedirect(location)), _) => {
+            pages::redirect(StatusCode::FOUND, location)
+        }
         (Ok(()), Destination::NotFound) => Failure::NoRoute.response(),
         (Ok(()), Destination::Resource) => Failure::ResourceBackend.response(),
         (Ok(()), Destination::Service(backend)) => {
@@ -348,12 +373,14 @@ fn resolve<B>(table: &TableReader, host: Option<&HeaderValue>, request: &Request
         .rule
         .and_then(|rule| ErrorBackend::of(&snapshot, rule));
     let host_redirect = host.and_then(|h| snapshot.host_redirect(h)).cloned();
+    let client_tls = host.and_then(|h| snapshot.client_tls(h)).cloned();
     Resolved {
         destination,
         rule: route.rule.cloned(),
         https_redirect: route.https_redirect,
         error_backend,
         host_redirect,
+        client_tls,
         global: global::GlobalSettings::of(&snapshot),
     }
 }

@@ -6,6 +6,8 @@
 //! is parsed once, while rebuilt snapshots that keep a Secret share its buffers and its parse.
 
 mod certificates;
+mod client_auth;
+mod client_verdict;
 pub(crate) mod inventory;
 mod settings;
 
@@ -19,6 +21,8 @@ use crate::metrics::Metrics;
 
 use certificates::CertificateCache;
 pub(crate) use certificates::self_signed;
+pub(crate) use client_auth::{ClientPolicyKey, ClientTls};
+pub(crate) use client_verdict::Verdict;
 pub(crate) use inventory::{CertificateRow, inventory};
 pub(crate) use settings::{TlsAcceptors, suites_for};
 

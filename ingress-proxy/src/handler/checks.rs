@@ -19,6 +19,8 @@ pub(super) enum Answer {
     Preflight,
     /// `auth-type: basic` without valid credentials: `401` with this `WWW-Authenticate`.
     Unauthorized(HeaderValue),
+    /// No valid client certificate and an `auth-tls-error-page`: `302` there.
+    ClientCertificateRedirect(HeaderValue),
 }
 
 impl Answer {
@@ -32,6 +34,12 @@ impl Answer {
             Answer::Failure(Failure::PolicyInvalid) => Some("invalid_annotation"),
             Answer::Failure(Failure::BodyTooLarge) => Some("body_size"),
             Answer::Unauthorized(_) => Some("basic_auth"),
+            Answer::Failure(
+                Failure::ClientCertificateMissing
+                | Failure::ClientCertificateInvalid
+                | Failure::Misdirected,
+            )
+            | Answer::ClientCertificateRedirect(_) => Some("client_certificate"),
             Answer::Failure(_) | Answer::Redirect(..) | Answer::Preflight => None,
         }
     }

@@ -160,6 +160,10 @@ async fn respond(
         "x-ingress-name",
         "x-service-name",
         "x-format",
+        "ssl-client-verify",
+        "ssl-client-subject-dn",
+        "ssl-client-issuer-dn",
+        "ssl-client-cert",
     ] {
         let value = request
             .headers()

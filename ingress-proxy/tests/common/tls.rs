@@ -306,3 +306,62 @@ pub fn backend_config(certificate: &Issued, client_ca: Option<&TestCa>) -> rustl
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config
 }
+
+/// Presents a client certificate when the server asks for one, and records whether it did.
+#[derive(Debug)]
+struct RecordingClientCertificate {
+    certified: Option<Arc<rustls::sign::CertifiedKey>>,
+    asked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl rustls::client::ResolvesClientCert for RecordingClientCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.certified.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A TLS connection (HTTP/1.1 by ALPN) with `sni` (`None`: no SNI), presenting `client` when
+/// asked; also says whether the server asked for a client certificate.
+#[allow(dead_code)]
+pub async fn connect_with_client_certificate(
+    address: SocketAddr,
+    sni: Option<&str>,
+    client: Option<&Issued>,
+) -> (TlsStream<TcpStream>, bool) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certified = client.map(|issued| {
+        let (chain, key) = issued.rustls();
+        Arc::new(rustls::sign::CertifiedKey::from_der(chain, key, &provider).expect("client key"))
+    });
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_client_cert_resolver(Arc::new(RecordingClientCertificate {
+            certified,
+            asked: asked.clone(),
+        }));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = match sni {
+        Some(name) => ServerName::try_from(name.to_owned()).expect("server name"),
+        None => ServerName::IpAddress(address.ip().into()),
+    };
+    let tcp = TcpStream::connect(address).await.expect("connect https");
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    let asked = asked.load(std::sync::atomic::Ordering::SeqCst);
+    (stream, asked)
+}
