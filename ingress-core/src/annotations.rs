@@ -15,7 +15,7 @@
 //! ([`LimitPolicy`]), and `auth-type: basic` with `auth-secret`, `auth-secret-type` and
 //! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]), and the `proxy-ssl-*` annotations
 //! ([`UpstreamTlsPolicy`], with [`CertificateSecret`]), and the `auth-tls-*` annotations
-//! but `auth-tls-match-cn` ([`ClientTlsPolicy`]). An
+//! ([`ClientTlsPolicy`]). An
 //! invalid value of any of them denies the Ingress's own paths (`503`) with an
 //! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
@@ -71,7 +71,7 @@ pub use balance::{
 };
 pub use canary::{CanaryPolicy, HeaderPattern};
 pub use certificate_secret::{CertificatePem, CertificateSecret};
-pub use client_tls::{ClientTlsPolicy, VerifyClient};
+pub use client_tls::{ClientTlsPolicy, SubjectPattern, VerifyClient};
 pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
 pub use limits::{DEFAULT_BURST_MULTIPLIER, LimitPolicy, RequestRate};
 pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
@@ -120,7 +120,6 @@ const DOCUMENTED: &[&str] = &[
     "auth-response-headers",
     "auth-signin",
     "auth-signin-redirect-param",
-    "auth-tls-match-cn",
     "auth-url",
     "client-body-buffer-size",
     "connection-proxy-header",

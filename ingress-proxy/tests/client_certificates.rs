@@ -1,7 +1,7 @@
 //! Client certificates (`auth-tls-*`) on the shared HTTPS listener, through the real proxy:
 //! the handshake asks only for the hosts that want one, nginx's `400`s, the error page, the
-//! `ssl-client-*` fields the upstream gets (client-sent copies replaced), and the SNI/`Host`
-//! mismatch guard.
+//! `ssl-client-*` fields the upstream gets (client-sent copies replaced), `auth-tls-match-cn`,
+//! and the SNI/`Host` mismatch guard.
 
 mod common;
 
@@ -29,6 +29,7 @@ struct Setup {
     _writer: ingress_core::TableWriter,
     _web: backend::Backend,
     alice: Issued,
+    bob: Issued,
     stranger: Issued,
 }
 
@@ -72,6 +73,11 @@ async fn setup() -> Setup {
             "missing.example",
             &[("auth-tls-secret", "default/nowhere")],
         ),
+        annotated(
+            "cn",
+            "cn.example",
+            &[secret, ("auth-tls-match-cn", "CN=(alice|carol)$")],
+        ),
         annotated("plain", "plain.example", &[]),
     ] {
         writer.apply(Change::UpsertIngress(ingress));
@@ -82,6 +88,7 @@ async fn setup() -> Setup {
         _writer: writer,
         _web: web,
         alice: ca.client("alice"),
+        bob: ca.client("bob"),
         stranger: other_ca.client("mallory"),
     }
 }
@@ -216,7 +223,7 @@ async fn optional_modes_let_requests_through_and_say_what_was_proved() {
 }
 
 #[tokio::test]
-async fn the_error_page_replaces_the_400_and_an_unusable_secret_refuses() {
+async fn the_error_page_replaces_the_400_match_cn_filters_and_an_unusable_secret_refuses() {
     let setup = setup().await;
     let proxy = &setup.proxy;
     let (answer, _) = ask(proxy, Some("page.example"), "page.example", None, &[]).await;

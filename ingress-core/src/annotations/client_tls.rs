@@ -13,6 +13,9 @@
 //!   instead of getting `400`.
 //! - `auth-tls-pass-certificate-to-upstream` (default `false`): send the client's certificate
 //!   upstream in `ssl-client-cert` (URL-escaped PEM).
+//! - `auth-tls-match-cn` (`CN=` and a regular expression): the certificate's subject (RFC
+//!   2253, as `ssl-client-subject-dn`) must match it, else `403` (nginx's
+//!   `$ssl_client_s_dn !~ "CN=…"`: case-sensitive, unanchored).
 //!
 //! As in ingress-nginx, the setting is the host's: the oldest Ingress of a host with
 //! `auth-tls-secret` decides it for every path of that host (see
@@ -77,6 +80,45 @@ pub struct ClientTlsPolicy {
     pub error_page: Option<Arc<str>>,
     /// `auth-tls-pass-certificate-to-upstream`.
     pub pass_certificate: bool,
+    /// `auth-tls-match-cn`.
+    pub match_cn: Option<SubjectPattern>,
+}
+
+/// `auth-tls-match-cn`: a regular expression (RE2 syntax) the subject must match.
+#[derive(Clone)]
+pub struct SubjectPattern(regex::Regex);
+
+impl SubjectPattern {
+    /// Compiles `CN=…` as ingress-nginx's `CommonNameAnnotationValidator` accepts it.
+    pub fn new(pattern: &str) -> Result<SubjectPattern, String> {
+        if !pattern.starts_with("CN=") {
+            return Err("expected CN= and a regular expression".to_owned());
+        }
+        regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map(SubjectPattern)
+            .map_err(|error| error.to_string())
+    }
+
+    /// Whether a subject (RFC 2253) matches.
+    pub fn is_match(&self, subject: &str) -> bool {
+        self.0.is_match(subject)
+    }
+}
+
+impl PartialEq for SubjectPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for SubjectPattern {}
+
+impl std::fmt::Debug for SubjectPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SubjectPattern({:?})", self.0.as_str())
+    }
 }
 
 const VERIFY_CLIENT: &[(&str, VerifyClient)] = &[
@@ -89,6 +131,7 @@ const VERIFY_CLIENT: &[(&str, VerifyClient)] = &[
 /// The keys beside `auth-tls-secret`, after the prefix.
 const OTHER_KEYS: &[&str] = &[
     "auth-tls-error-page",
+    "auth-tls-match-cn",
     "auth-tls-pass-certificate-to-upstream",
     "auth-tls-verify-client",
     "auth-tls-verify-depth",
@@ -130,6 +173,11 @@ impl Reader<'_> {
         let pass_certificate = self
             .boolean("auth-tls-pass-certificate-to-upstream")
             .unwrap_or(false);
+        let match_cn = self.parse_value(
+            "auth-tls-match-cn",
+            "expected CN= and a regular expression",
+            |value| SubjectPattern::new(value).ok(),
+        );
         if !self.is_set("auth-tls-secret") {
             if let Some(other) = OTHER_KEYS.iter().find(|key| self.is_set(key)) {
                 self.missing(
@@ -149,6 +197,7 @@ impl Reader<'_> {
             verify_depth,
             error_page,
             pass_certificate,
+            match_cn,
         })
     }
 }

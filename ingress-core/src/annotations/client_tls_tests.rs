@@ -47,6 +47,7 @@ fn a_secret_alone_takes_ingress_nginx_defaults() {
     assert_eq!(policy.verify_depth, 1);
     assert_eq!(policy.error_page, None);
     assert!(!policy.pass_certificate);
+    assert_eq!(policy.match_cn, None);
 }
 
 #[test]
@@ -81,8 +82,13 @@ fn every_value_is_read() {
         ("auth-tls-secret", "shop/client-ca"),
         ("auth-tls-verify-depth", "0"),
         ("auth-tls-error-page", "/error/cert.html"),
+        ("auth-tls-match-cn", "CN=(alice|bob)"),
     ]);
     let policy = policy.expect("policy");
+    let pattern = policy.match_cn.as_ref().expect("match-cn");
+    assert!(pattern.is_match("CN=alice,O=Shop"));
+    assert!(!pattern.is_match("CN=mallory"));
+    assert!(!pattern.is_match(""));
     assert_eq!(policy.verify_depth, 1, "0 means the default");
     assert_eq!(policy.error_page.as_deref(), Some("/error/cert.html"));
 }
@@ -114,6 +120,14 @@ fn invalid_values_deny_and_name_the_annotation() {
         (
             &[secret, ("auth-tls-pass-certificate-to-upstream", "yes")],
             "auth-tls-pass-certificate-to-upstream",
+        ),
+        (
+            &[secret, ("auth-tls-match-cn", "alice")],
+            "auth-tls-match-cn",
+        ),
+        (
+            &[secret, ("auth-tls-match-cn", "CN=(")],
+            "auth-tls-match-cn",
         ),
         (&[("auth-tls-secret", "Shop/CA")], "auth-tls-secret"),
         (&[("auth-tls-verify-client", "on")], "auth-tls-secret"),

@@ -156,6 +156,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "auth-secret",
     "auth-secret-type",
     "auth-tls-error-page",
+    "auth-tls-match-cn",
     "auth-tls-pass-certificate-to-upstream",
     "auth-tls-secret",
     "auth-tls-verify-client",

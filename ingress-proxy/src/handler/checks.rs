@@ -37,6 +37,7 @@ impl Answer {
             Answer::Failure(
                 Failure::ClientCertificateMissing
                 | Failure::ClientCertificateInvalid
+                | Failure::ClientCertificateForbidden
                 | Failure::Misdirected,
             )
             | Answer::ClientCertificateRedirect(_) => Some("client_certificate"),

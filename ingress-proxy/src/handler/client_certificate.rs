@@ -15,6 +15,7 @@
 //! - A certificate that does not verify: `on` and `optional` answer `400` "The SSL
 //!   certificate error"; `optional_no_ca` goes on with `FAILED:reason`.
 //! - `auth-tls-error-page` turns either `400` into a `302` to that page.
+//! - `auth-tls-match-cn`: a subject that does not match (or no certificate) gets `403`.
 //!
 //! Client-sent `ssl-client-cert`, `ssl-client-verify`, `ssl-client-subject-dn` and
 //! `ssl-client-issuer-dn` never reach the upstream of such a host: they are replaced (nginx's
@@ -71,6 +72,12 @@ pub(super) fn check(
             },
             None => Answer::Failure(failure),
         });
+    }
+    if let Some(pattern) = &policy.match_cn {
+        let subject = verdict.facts().map_or("", |facts| &facts.subject_dn);
+        if !pattern.is_match(subject) {
+            return Err(Answer::Failure(Failure::ClientCertificateForbidden));
+        }
     }
     if let Ok(status) = HeaderValue::from_str(&verdict.status()) {
         headers.insert(VERIFY, status);

@@ -41,6 +41,8 @@ pub(crate) enum Failure {
     ClientCertificateMissing,
     /// A client certificate that does not verify (nginx's `495`, sent as `400`).
     ClientCertificateInvalid,
+    /// The client certificate's subject does not match `auth-tls-match-cn`.
+    ClientCertificateForbidden,
     /// The connection's TLS handshake was made for another host whose client-certificate
     /// settings differ from this request's host's.
     Misdirected,
@@ -56,7 +58,7 @@ impl Failure {
             Failure::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             Failure::Connect => StatusCode::METHOD_NOT_ALLOWED,
             Failure::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::Forbidden | Failure::ClientCertificateForbidden => StatusCode::FORBIDDEN,
             Failure::Limited(status) => status,
             Failure::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Failure::NoRoute => StatusCode::NOT_FOUND,
@@ -113,6 +115,9 @@ impl Failure {
                 "400 Bad Request: No required SSL certificate was sent\n"
             }
             Failure::ClientCertificateInvalid => "400 Bad Request: The SSL certificate error\n",
+            Failure::ClientCertificateForbidden => {
+                "403 Forbidden: client certificate unauthorized (auth-tls-match-cn)\n"
+            }
             Failure::Misdirected => {
                 "421 Misdirected Request: this connection was set up for another host; open a new one for this host\n"
             }
@@ -197,6 +202,7 @@ mod tests {
             Failure::UpstreamFailed,
             Failure::ClientCertificateMissing,
             Failure::ClientCertificateInvalid,
+            Failure::ClientCertificateForbidden,
             Failure::Misdirected,
         ] {
             assert!(
