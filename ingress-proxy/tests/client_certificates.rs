@@ -234,6 +234,20 @@ async fn the_error_page_replaces_the_400_match_cn_filters_and_an_unusable_secret
     assert_eq!(answer.status, StatusCode::FOUND);
 
     let alice = Some(&setup.alice);
+    let (answer, _) = ask(proxy, Some("cn.example"), "cn.example", alice, &[]).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "auth-tls-match-cn matches alice"
+    );
+    let bob = Some(&setup.bob);
+    let (answer, _) = ask(proxy, Some("cn.example"), "cn.example", bob, &[]).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::FORBIDDEN,
+        "a verified certificate, but not alice's"
+    );
+
     let (answer, asked) = ask(
         proxy,
         Some("missing.example"),
