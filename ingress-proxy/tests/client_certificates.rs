@@ -301,3 +301,56 @@ async fn other_hosts_never_ask_and_a_host_that_was_not_negotiated_is_misdirected
         .and_then(|value| value.trim().parse::<u64>().ok());
     assert_eq!(denied, Some(4), "{metrics}");
 }
+
+#[tokio::test]
+async fn verify_depth_counts_the_intermediates_the_client_sends() {
+    let root = TestCa::new("client root");
+    let intermediate = root.intermediate("client intermediate");
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[web.address]);
+    writer.apply(Change::UpsertOpaqueSecret(ingress_core::OpaqueSecret {
+        meta: ingress_core::ObjectMeta::new(NS, "root-ca", Some(1)),
+        data: [("ca.crt".to_owned(), root.pem().as_bytes().into())].into(),
+    }));
+    let secret = ("auth-tls-secret", "default/root-ca");
+    writer.apply(Change::UpsertIngress(annotated(
+        "shallow",
+        "shallow.example",
+        &[secret],
+    )));
+    writer.apply(Change::UpsertIngress(annotated(
+        "deep",
+        "deep.example",
+        &[secret, ("auth-tls-verify-depth", "2")],
+    )));
+    writer.commit();
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let carol = intermediate.client("carol");
+    let (answer, _) = ask(
+        &proxy,
+        Some("shallow.example"),
+        "shallow.example",
+        Some(&carol),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::BAD_REQUEST,
+        "depth 1: issued by a root only"
+    );
+    let (answer, _) = ask(
+        &proxy,
+        Some("deep.example"),
+        "deep.example",
+        Some(&carol),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.header("x-seen-ssl-client-issuer-dn"),
+        "CN=client intermediate"
+    );
+}

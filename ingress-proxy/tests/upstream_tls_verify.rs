@@ -231,3 +231,61 @@ async fn a_missing_or_unusable_secret_denies_the_ingress_never_connects_unverifi
         "other Ingresses are not affected"
     );
 }
+
+#[tokio::test]
+async fn verify_depth_counts_the_intermediates_and_a_rotated_ca_applies() {
+    let root = TestCa::new("upstream root");
+    let intermediate = root.intermediate("upstream intermediate");
+    let backend = backend::start_tls_with(
+        "secure",
+        backend_config(&intermediate.server(&[BACKEND_NAME]), None),
+    )
+    .await;
+    let root_secret = format!("{NS}/root-ca");
+    let rotating = format!("{NS}/rotating-ca");
+    let verified = |secret: &str, depth: &str| {
+        [
+            ("proxy-ssl-secret", secret.to_owned()),
+            ("proxy-ssl-verify", "on".to_owned()),
+            ("proxy-ssl-name", BACKEND_NAME.to_owned()),
+            ("proxy-ssl-verify-depth", depth.to_owned()),
+        ]
+    };
+    let route = |name: &str, annotations: &[(&str, String)]| {
+        let pairs: Vec<(&str, &str)> = annotations.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        https_route(name, &format!("{name}.example"), &pairs)
+    };
+    let routes = vec![
+        route("shallow", &verified(&root_secret, "1")),
+        route("deep", &verified(&root_secret, "2")),
+        route("rotating", &verified(&rotating, "2")),
+    ];
+    let other = TestCa::new("not the upstream's CA");
+    let secrets = vec![
+        opaque_secret("root-ca", &[("ca.crt", &root.pem())]),
+        opaque_secret("rotating-ca", &[("ca.crt", &other.pem())]),
+    ];
+    let (proxy, mut writer) = proxy_for(&backend, secrets, routes).await;
+    let client = http1_client();
+    for (host, expected) in [
+        ("shallow.example", StatusCode::BAD_GATEWAY),
+        ("deep.example", StatusCode::OK),
+        ("rotating.example", StatusCode::BAD_GATEWAY),
+    ] {
+        let answer = get(&client, proxy.http, host, "/").await;
+        assert_eq!(answer.status, expected, "{host}: {}", answer.body);
+    }
+    // The Secret is rotated to the right CA: the next connections verify.
+    writer.apply(opaque_secret("rotating-ca", &[("ca.crt", &root.pem())]));
+    writer.commit();
+    assert!(
+        eventually(|| async {
+            get(&client, proxy.http, "rotating.example", "/")
+                .await
+                .status
+                == StatusCode::OK
+        })
+        .await,
+        "the rotated ca.crt applies"
+    );
+}

@@ -185,6 +185,8 @@ pub fn certificate(names: &[&str]) -> (String, String, CertificateDer<'static>) 
 #[allow(dead_code)] // not every test binary needs a CA
 pub struct TestCa {
     issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    /// For an intermediate CA: its own certificate, sent after the certificates it issues.
+    intermediate: Option<(String, CertificateDer<'static>)>,
 }
 
 /// A certificate issued by a [`TestCa`].
@@ -194,12 +196,33 @@ pub struct Issued {
     pub key_pem: String,
     pub der: CertificateDer<'static>,
     key_der: Vec<u8>,
+    /// The issuing intermediate CA's certificate, if any (also at the end of `chain_pem`).
+    intermediate: Option<CertificateDer<'static>>,
 }
 
 #[allow(dead_code)]
 impl TestCa {
     /// A self-signed CA whose subject's common name is `name`.
     pub fn new(name: &str) -> Self {
+        let (params, key) = Self::ca_params(name);
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("CA"),
+            intermediate: None,
+        }
+    }
+
+    /// An intermediate CA issued by this one.
+    pub fn intermediate(&self, name: &str) -> TestCa {
+        let (params, key) = Self::ca_params(name);
+        let issuer = rcgen::CertifiedIssuer::signed_by(params, key, &self.issuer).expect("CA");
+        let own = (issuer.pem(), issuer.der().clone());
+        TestCa {
+            issuer,
+            intermediate: Some(own),
+        }
+    }
+
+    fn ca_params(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair) {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         params.distinguished_name = rcgen::DistinguishedName::new();
@@ -210,10 +233,7 @@ impl TestCa {
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::DigitalSignature,
         ];
-        let key = rcgen::KeyPair::generate().expect("key");
-        TestCa {
-            issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("CA"),
-        }
+        (params, rcgen::KeyPair::generate().expect("key"))
     }
 
     /// The CA certificate, PEM.
@@ -254,11 +274,16 @@ impl TestCa {
         params.extended_key_usages = vec![usage];
         let key = rcgen::KeyPair::generate().expect("key");
         let certificate = params.signed_by(&key, &self.issuer).expect("issue");
+        let mut chain_pem = certificate.pem();
+        if let Some((pem, _)) = &self.intermediate {
+            chain_pem.push_str(pem);
+        }
         Issued {
-            chain_pem: certificate.pem(),
+            chain_pem,
             key_pem: key.serialize_pem(),
             der: certificate.der().clone(),
             key_der: key.serialize_der(),
+            intermediate: self.intermediate.as_ref().map(|(_, der)| der.clone()),
         }
     }
 }
@@ -273,7 +298,9 @@ impl Issued {
         rustls::pki_types::PrivateKeyDer<'static>,
     ) {
         (
-            vec![self.der.clone()],
+            std::iter::once(self.der.clone())
+                .chain(self.intermediate.clone())
+                .collect(),
             rustls::pki_types::PrivatePkcs8KeyDer::from(self.key_der.clone()).into(),
         )
     }
