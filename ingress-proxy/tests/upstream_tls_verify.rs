@@ -210,12 +210,25 @@ async fn a_missing_or_unusable_secret_denies_the_ingress_never_connects_unverifi
                 ("proxy-ssl-verify", "on"),
             ],
         ),
+        // PEM that decodes, but not to a certificate: refused when the client is built.
+        https_route(
+            "junk",
+            "junk.example",
+            &[
+                ("proxy-ssl-secret", "default/junk"),
+                ("proxy-ssl-verify", "on"),
+            ],
+        ),
         https_route("fine", "fine.example", &[]),
     ];
-    let secrets = vec![opaque_secret("broken", &[("ca.crt", "not a certificate")])];
+    let junk = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+    let secrets = vec![
+        opaque_secret("broken", &[("ca.crt", "not a certificate")]),
+        opaque_secret("junk", &[("ca.crt", junk)]),
+    ];
     let (proxy, _writer) = proxy_for(&backend, secrets, routes).await;
     let client = http1_client();
-    for host in ["missing.example", "broken.example"] {
+    for host in ["missing.example", "broken.example", "junk.example"] {
         let answer = get(&client, proxy.http, host, "/").await;
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{host}");
     }

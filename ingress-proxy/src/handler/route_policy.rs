@@ -153,9 +153,9 @@ pub(crate) fn protocol(rule: Option<&MatchedRule>, client_https: bool) -> Option
 }
 
 /// The TLS client for a TLS upstream (`proxy-ssl-*`; the default without them), `None` for
-/// plain HTTP. A policy rustls cannot build a client for (a certificate the core's PEM check
-/// passed but rustls refuses) fails the request (`502`), logged: never an unverified
-/// connection instead.
+/// plain HTTP. A policy rustls cannot build a client for (a certificate that passed the core's
+/// PEM check but that rustls refuses, logged once when first built) denies the request
+/// (`503`, as an unusable Secret does): never an unverified connection instead.
 pub(crate) fn upstream_tls(
     shared: &super::Shared,
     rule: Option<&MatchedRule>,
@@ -167,10 +167,7 @@ pub(crate) fn upstream_tls(
     let policy = rule.and_then(|rule| rule.policy.upstream_tls.as_deref());
     match shared.upstream.tls_client(policy) {
         Ok(client) => Ok(Some(client)),
-        Err(error) => {
-            tracing::error!(%error, "route's upstream TLS policy unusable; request refused");
-            Err(super::pages::Failure::UpstreamFailed)
-        }
+        Err(_) => Err(super::pages::Failure::PolicyInvalid),
     }
 }
 

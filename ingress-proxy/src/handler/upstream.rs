@@ -128,7 +128,7 @@ impl Upstream {
     pub(crate) fn tls_client(
         &self,
         policy: Option<&ingress_core::annotations::UpstreamTlsPolicy>,
-    ) -> Result<TlsClientKey, TlsClientError> {
+    ) -> Result<TlsClientKey, Arc<TlsClientError>> {
         self.tls.client(policy)
     }
 

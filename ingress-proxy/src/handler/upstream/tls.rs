@@ -41,7 +41,8 @@ const MAX_CLIENTS: usize = 1024;
 pub(crate) struct UpstreamTls {
     /// Without `proxy-ssl-*` annotations.
     default: TlsClientKey,
-    clients: Mutex<HashMap<PolicyKey, TlsClientKey>>,
+    /// Built clients, and policies that could not be built (reported once, when built).
+    clients: Mutex<HashMap<PolicyKey, Result<TlsClientKey, Arc<TlsClientError>>>>,
 }
 
 /// One TLS client configuration, for HTTP/1.1 and HTTP/2 (they differ in ALPN).
@@ -117,23 +118,29 @@ impl UpstreamTls {
     pub(crate) fn client(
         &self,
         policy: Option<&UpstreamTlsPolicy>,
-    ) -> Result<TlsClientKey, TlsClientError> {
+    ) -> Result<TlsClientKey, Arc<TlsClientError>> {
         let Some(policy) = policy else {
             return Ok(self.default.clone());
         };
         let key = PolicyKey::of(policy);
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
+            return client.clone();
         }
-        let client = TlsClientKey(Arc::new(self.build(&key, policy)?));
+        let client = self
+            .build(&key, policy)
+            .map(|client| TlsClientKey(Arc::new(client)))
+            .map_err(|error| {
+                tracing::error!(%error, "upstream TLS policy unusable; its routes answer 503");
+                Arc::new(error)
+            });
         // Rotated Secrets: drop the clients whose buffers only the cache still holds.
         clients.retain(|key, _| !key.is_orphan());
         if clients.len() >= MAX_CLIENTS {
             clients.clear();
         }
         clients.insert(key, client.clone());
-        Ok(client)
+        client
     }
 
     fn build(
@@ -322,5 +329,77 @@ impl Hash for PolicyKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.buffers().hash(state);
         self.settings().hash(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingress_core::ObjectKey;
+    use ingress_core::annotations::CertificateSecret;
+
+    fn policy(name: &str, ca: Option<Arc<[u8]>>) -> UpstreamTlsPolicy {
+        UpstreamTlsPolicy {
+            secret_name: ca.as_ref().map(|_| Arc::from("shop/ca")),
+            secret: ca.map(|ca| {
+                Arc::new(CertificateSecret {
+                    secret: ObjectKey::new("shop", "ca"),
+                    ca_pem: Some(ca),
+                    certificate: None,
+                })
+            }),
+            verify: true,
+            verify_depth: 1,
+            name: Some(name.into()),
+            server_name: false,
+            protocols: TlsProtocols {
+                tls12: true,
+                tls13: true,
+            },
+            ciphers: None,
+        }
+    }
+
+    #[test]
+    fn equal_policies_share_a_client_and_a_rotated_secret_gets_a_new_one() {
+        let tls = UpstreamTls::new().expect("upstream TLS");
+        let default = tls.client(None).expect("default");
+        assert!(default == tls.client(None).expect("default"));
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.example".to_owned()]).expect("rcgen");
+        let pem: Arc<[u8]> = Arc::from(ca.cert.pem().as_bytes());
+        let first = tls
+            .client(Some(&policy("a.svc", Some(pem.clone()))))
+            .expect("first");
+        let again = tls
+            .client(Some(&policy("a.svc", Some(pem.clone()))))
+            .expect("again");
+        assert!(
+            first == again,
+            "rebuilt snapshots keep the Secret's buffer: same client"
+        );
+        assert!(first != default);
+        let renamed = tls
+            .client(Some(&policy("b.svc", Some(pem.clone()))))
+            .expect("renamed");
+        assert!(renamed != first, "another proxy-ssl-name is another client");
+        let rotated: Arc<[u8]> = Arc::from(ca.cert.pem().as_bytes());
+        let rotated = tls
+            .client(Some(&policy("a.svc", Some(rotated))))
+            .expect("rotated");
+        assert!(
+            rotated != first,
+            "a new Secret buffer is a new client, even with equal bytes"
+        );
+    }
+
+    #[test]
+    fn a_ca_rustls_refuses_is_an_error_naming_the_secret() {
+        let tls = UpstreamTls::new().expect("upstream TLS");
+        let junk = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+        let error = tls
+            .client(Some(&policy("a.svc", Some(Arc::from(junk.as_bytes())))))
+            .expect_err("not a certificate");
+        assert!(error.to_string().contains("shop/ca"), "{error}");
+        assert!(error.to_string().contains("ca.crt"), "{error}");
     }
 }
