@@ -4,6 +4,11 @@
 //! the configured default), and turns the Secret's PEM into a rustls `CertifiedKey` through a
 //! cache keyed by the PEM buffers' `Arc` identity: a rotated Secret arrives as new buffers and
 //! is parsed once, while rebuilt snapshots that keep a Secret share its buffers and its parse.
+//!
+//! The listener's configuration is chosen per connection from the ClientHello
+//! ([`TlsAcceptors::accept`]): the ConfigMap's `ssl-protocols`/`ssl-ciphers`, and for a host
+//! with `auth-tls-*` a request for a client certificate, whose verdict the connection keeps
+//! ([`ClientTls`]).
 
 mod certificates;
 mod client_auth;

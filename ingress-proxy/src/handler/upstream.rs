@@ -151,11 +151,15 @@ impl Upstream {
     ) -> Result<Exchange, Failure> {
         let read_timeout = outgoing.timeouts.read;
         let deadline = self.timer.deadline(read_timeout);
-        let tls = matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2);
-        let key = PoolKey {
-            peer,
-            tls: outgoing.tls.clone().filter(|_| tls),
-        };
+        // A TLS protocol always gets a TLS client (the default one should the caller have
+        // chosen none): never a plain connection to a TLS upstream.
+        let tls = matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2).then(|| {
+            outgoing
+                .tls
+                .clone()
+                .unwrap_or_else(|| self.tls.default_client())
+        });
+        let key = PoolKey { peer, tls };
         let exchange = match self.transport(protocol, &request) {
             Transport::Inline => {
                 coarse_timer::timeout(deadline, self.inline(key, request, outgoing, fresh)).await

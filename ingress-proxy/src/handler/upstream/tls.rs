@@ -114,13 +114,18 @@ impl UpstreamTls {
         })
     }
 
+    /// The client without `proxy-ssl-*` annotations.
+    pub(crate) fn default_client(&self) -> TlsClientKey {
+        self.default.clone()
+    }
+
     /// The client for a route's policy (`None`: the default), built on first use.
     pub(crate) fn client(
         &self,
         policy: Option<&UpstreamTlsPolicy>,
     ) -> Result<TlsClientKey, Arc<TlsClientError>> {
         let Some(policy) = policy else {
-            return Ok(self.default.clone());
+            return Ok(self.default_client());
         };
         let key = PolicyKey::of(policy);
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
