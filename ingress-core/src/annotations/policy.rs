@@ -360,43 +360,6 @@ impl RoutePolicy {
         }
     }
 
-    /// Reads the Secrets `proxy-ssl-secret` and `auth-tls-secret` name, from either kind of
-    /// Secret, in the namespace of `ingress`. A Secret that cannot be used denies the Ingress's paths (`503`)
-    /// and is returned as an invalid annotation naming it: never a silent fallback to an
-    /// unverified connection.
-    pub(crate) fn resolve_certificate_secrets(
-        &mut self,
-        ingress: &crate::model::ObjectKey,
-        tls_secrets: &BTreeMap<crate::model::ObjectKey, crate::model::TlsSecret>,
-        opaque_secrets: &BTreeMap<crate::model::ObjectKey, crate::model::OpaqueSecret>,
-    ) -> Vec<InvalidAnnotation> {
-        let mut invalid = Vec::new();
-        if let Some(upstream_tls) = self.upstream_tls.as_mut()
-            && let Err(error) =
-                Arc::make_mut(upstream_tls).resolve(&ingress.namespace, tls_secrets, opaque_secrets)
-        {
-            invalid.push(error);
-        }
-        if let Some(client_tls) = self.client_tls.as_mut()
-            && let Err(error) =
-                Arc::make_mut(client_tls).resolve(ingress, tls_secrets, opaque_secrets)
-        {
-            invalid.push(error);
-        }
-        if self.denied.is_none()
-            && let Some(first) = invalid.first()
-        {
-            self.denied = Some(
-                format!(
-                    "annotation {} {:?} cannot be used: {}",
-                    first.annotation, first.value, first.reason
-                )
-                .into(),
-            );
-        }
-        invalid
-    }
-
     /// Names the zone of this Ingress's `limit-*` state after the Ingress (`namespace/name`).
     pub(crate) fn name_limit_zone(&mut self, ingress: &crate::model::ObjectKey) {
         if let Some(limits) = &mut self.limits {
