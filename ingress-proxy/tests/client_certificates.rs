@@ -354,3 +354,39 @@ async fn verify_depth_counts_the_intermediates_the_client_sends() {
         "CN=client intermediate"
     );
 }
+
+#[tokio::test]
+async fn one_http2_connection_serves_only_the_hosts_its_handshake_allows() {
+    let setup = setup().await;
+    let (stream, asked) = common::tls::connect_with_client_certificate_alpn(
+        setup.proxy.https,
+        Some("on.example"),
+        Some(&setup.alice),
+        b"h2",
+    )
+    .await;
+    assert!(asked);
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(connection);
+    // A browser coalescing hosts on one connection: each request is judged by its own host.
+    for (host, expected) in [
+        ("on.example", StatusCode::OK),
+        ("plain.example", StatusCode::OK),
+        // Same CA, other settings (`optional`, `optional_no_ca`): another handshake is needed.
+        ("optional.example", StatusCode::MISDIRECTED_REQUEST),
+        ("no-ca.example", StatusCode::MISDIRECTED_REQUEST),
+        ("on.example", StatusCode::OK),
+    ] {
+        let request = Request::get(format!("https://{host}/"))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("h2 response");
+        assert_eq!(response.status(), expected, "{host}");
+    }
+}

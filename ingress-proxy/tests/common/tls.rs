@@ -364,6 +364,17 @@ pub async fn connect_with_client_certificate(
     sni: Option<&str>,
     client: Option<&Issued>,
 ) -> (TlsStream<TcpStream>, bool) {
+    connect_with_client_certificate_alpn(address, sni, client, b"http/1.1").await
+}
+
+/// As [`connect_with_client_certificate`], offering `alpn` (`h2` for HTTP/2).
+#[allow(dead_code)]
+pub async fn connect_with_client_certificate_alpn(
+    address: SocketAddr,
+    sni: Option<&str>,
+    client: Option<&Issued>,
+    alpn: &[u8],
+) -> (TlsStream<TcpStream>, bool) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certified = client.map(|issued| {
         let (chain, key) = issued.rustls();
@@ -379,7 +390,7 @@ pub async fn connect_with_client_certificate(
             certified,
             asked: asked.clone(),
         }));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     let name = match sni {
         Some(name) => ServerName::try_from(name.to_owned()).expect("server name"),
         None => ServerName::IpAddress(address.ip().into()),
