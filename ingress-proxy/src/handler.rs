@@ -8,10 +8,10 @@
 //! 2. checks: [`check_request`] (`CONNECT`, a missing or repeated `Host`), [`host_redirect`],
 //!    [`check_policy`] (an invalid annotation: `503`), `proxy-body-size` against a declared
 //!    length, [`policy_redirect`] (`app-root`, `permanent-`/`temporal-redirect`), then the
-//!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
+//!    HTTP→HTTPS redirect ([`redirect_target`]), then the client certificate (`auth-tls-*`,
+//!    [`client_certificate`]: `400`, `403`, `421` or the error page), then a CORS
 //!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer),
-//!    then the client certificate (`auth-tls-*`, [`client_certificate`]: `400`, `421` or the
-//!    error page), then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
+//!    then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
 //!    [`limits`]), [`check_source`] (`*-source-range`: `403`) and `auth-type: basic`
 //!    ([`basic_auth`]: `401`);
 //! 3. [`forward`]: the endpoint strategy ([`endpoint_choice`]: affinity, `upstream-hash-by`,
