@@ -149,14 +149,18 @@ impl RouteTable {
     /// The client-certificate settings (`auth-tls-*`) of a host: a request's `Host` or a TLS
     /// ClientHello's server name. The oldest Ingress with `auth-tls-secret` among those with
     /// rules for the host decides, for every path of the host (an nginx `server`'s setting in
-    /// ingress-nginx); an exact host's rules hide a wildcard's settings.
+    /// ingress-nginx); an exact host's rules hide a wildcard's settings, and a host no rule
+    /// names gets the host-less rules' (nginx's default server).
     pub fn client_tls(&self, host: &str) -> Option<&Arc<crate::annotations::ClientTlsPolicy>> {
         if self.client_tls.is_empty() {
             return None;
         }
         let host = normalize::host(host)?;
-        let has_exact_entry = self.exact_hosts.contains_key(host.as_bytes());
-        self.client_tls.get(&host, has_exact_entry)
+        let exact_entry = self.exact_hosts.contains_key(host.as_bytes());
+        let wildcard_entry = !exact_entry
+            && wildcard_suffix(&host)
+                .is_some_and(|s| self.wildcard_hosts.contains_key(s.as_bytes()));
+        self.client_tls.get(&host, (exact_entry, wildcard_entry))
     }
 
     /// Routes a request (SEMANTICS §1–3). `host` is the raw authority (`Host`, `:authority` or

@@ -373,7 +373,11 @@ fn resolve<B>(table: &TableReader, host: Option<&HeaderValue>, request: &Request
         .rule
         .and_then(|rule| ErrorBackend::of(&snapshot, rule));
     let host_redirect = host.and_then(|h| snapshot.host_redirect(h)).cloned();
-    let client_tls = host.and_then(|h| snapshot.client_tls(h)).cloned();
+    // The host's (nginx's `server`), else, for a request without a host, the matched rule's.
+    let client_tls = host
+        .and_then(|h| snapshot.client_tls(h))
+        .or_else(|| route.rule.and_then(|rule| rule.policy.client_tls.as_ref()))
+        .cloned();
     Resolved {
         destination,
         rule: route.rule.cloned(),

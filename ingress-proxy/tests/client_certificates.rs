@@ -390,3 +390,30 @@ async fn one_http2_connection_serves_only_the_hosts_its_handshake_allows() {
         assert_eq!(response.status(), expected, "{host}");
     }
 }
+
+#[tokio::test]
+async fn host_less_rules_protect_every_name_no_rule_names() {
+    let ca = TestCa::new("default server CA");
+    let web = backend::start("web", false).await;
+    let (mut writer, reader) = table();
+    add_service(&mut writer, "web", &[web.address]);
+    writer.apply(Change::UpsertOpaqueSecret(ingress_core::OpaqueSecret {
+        meta: ingress_core::ObjectMeta::new(NS, "default-ca", Some(1)),
+        data: [("ca.crt".to_owned(), ca.pem().as_bytes().into())].into(),
+    }));
+    let mut catch_all = ingress("catch-all", 1, &[(None, "/", "web")]);
+    catch_all.meta.annotations.insert(
+        "nginx.ingress.kubernetes.io/auth-tls-secret".to_owned(),
+        "default/default-ca".to_owned(),
+    );
+    writer.apply(Change::UpsertIngress(catch_all));
+    writer.commit();
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+    let dave = ca.client("dave");
+    let (answer, asked) = ask(&proxy, Some("any.example"), "any.example", None, &[]).await;
+    assert!(asked);
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let (answer, _) = ask(&proxy, Some("any.example"), "any.example", Some(&dave), &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.header("x-seen-ssl-client-subject-dn"), "CN=dave");
+}

@@ -207,6 +207,7 @@ mod table {
                 &["a.example", "*.wild.example"],
                 Some("shop/older-ca"),
             ),
+            ingress("plain-wild", 4, &["*.open.example"], None),
         ] {
             writer.apply(Change::UpsertIngress(ingress));
         }
@@ -218,11 +219,48 @@ mod table {
         assert_eq!(decided("b.example"), None);
         assert_eq!(decided("x.wild.example").as_deref(), Some("shop/older-ca"));
         assert_eq!(decided("wild.example"), None);
+        assert_eq!(decided("x.open.example"), None);
         let policy = table.client_tls("a.example").expect("policy");
         assert_eq!(policy.ingress.as_ref().map(|k| &*k.name), Some("older"));
         assert!(
             policy.secret.is_none(),
             "the Secret does not exist: unusable"
         );
+    }
+
+    #[test]
+    fn host_less_rules_set_the_default_server_s_client_certificates() {
+        let (mut writer, reader) = crate::table(TableConfig {
+            classes: ClassSelection {
+                watch_without_class: true,
+                ..ClassSelection::default()
+            },
+            ..TableConfig::default()
+        });
+        let mut catch_all = Ingress::new("shop", "catch-all", Some(1)).with_path(
+            None,
+            PathType::Prefix,
+            "/",
+            ServiceBackend::number("web", 80),
+        );
+        catch_all.meta.annotations.insert(
+            format!("{}auth-tls-secret", super::PREFIX),
+            "shop/default-ca".to_owned(),
+        );
+        writer.apply(Change::UpsertIngress(catch_all));
+        writer.apply(Change::UpsertIngress(ingress(
+            "named",
+            2,
+            &["a.example"],
+            None,
+        )));
+        writer.commit();
+        let table = reader.load();
+        let decided = |host: &str| table.client_tls(host).map(|p| p.secret_name.to_string());
+        assert_eq!(
+            decided("anything.example").as_deref(),
+            Some("shop/default-ca")
+        );
+        assert_eq!(decided("a.example"), None, "a named host is its own server");
     }
 }

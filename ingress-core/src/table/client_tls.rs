@@ -1,6 +1,7 @@
 //! Client-certificate settings per host (`auth-tls-*`): the host's, as ingress-nginx makes
 //! them a property of the nginx `server` — the oldest Ingress with `auth-tls-secret` among
-//! those with rules for the host decides for every path of the host.
+//! those with rules for the host decides for every path of the host. Host-less rules are
+//! nginx's default server: their settings apply to names no rule names.
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ pub(super) struct ClientTlsHosts {
     exact: FastMap<HostKey, Arc<ClientTlsPolicy>>,
     /// Keyed by the suffix after `*.`.
     wildcard: FastMap<HostKey, Arc<ClientTlsPolicy>>,
+    /// From host-less rules.
+    hostless: Option<Arc<ClientTlsPolicy>>,
 }
 
 impl ClientTlsHosts {
@@ -29,7 +32,10 @@ impl ClientTlsHosts {
                 let map = match &rule.host {
                     Some(HostPattern::Exact(_)) => &mut hosts.exact,
                     Some(HostPattern::Wildcard(_)) => &mut hosts.wildcard,
-                    None => continue,
+                    None => {
+                        hosts.hostless.get_or_insert_with(|| policy.clone());
+                        continue;
+                    }
                 };
                 let suffix = rule.host.as_ref().map_or("", HostPattern::suffix);
                 map.entry(HostKey::new(suffix))
@@ -40,19 +46,25 @@ impl ClientTlsHosts {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.wildcard.is_empty()
+        self.exact.is_empty() && self.wildcard.is_empty() && self.hostless.is_none()
     }
 
-    /// The settings for a normalised host; `has_exact_entry`: the host has exact rules of its
-    /// own (then a wildcard's settings do not apply, as nginx picks the exact `server`).
-    pub(super) fn get(&self, host: &str, has_exact_entry: bool) -> Option<&Arc<ClientTlsPolicy>> {
-        if let Some(policy) = self.exact.get(host.as_bytes()) {
-            return Some(policy);
+    /// The settings for a normalised host, chosen as nginx chooses the `server`: the exact
+    /// host's entry, else the wildcard's, else the host-less rules'. `entries`: whether the
+    /// table has exact and wildcard rules for the host (their settings, or their lack of
+    /// any, hide the next ones).
+    pub(super) fn get(
+        &self,
+        host: &str,
+        (exact_entry, wildcard_entry): (bool, bool),
+    ) -> Option<&Arc<ClientTlsPolicy>> {
+        if exact_entry {
+            return self.exact.get(host.as_bytes());
         }
-        if has_exact_entry {
-            return None;
+        if wildcard_entry {
+            let suffix = crate::validate::wildcard_suffix(host)?;
+            return self.wildcard.get(suffix.as_bytes());
         }
-        let suffix = crate::validate::wildcard_suffix(host)?;
-        self.wildcard.get(suffix.as_bytes())
+        self.hostless.as_ref()
     }
 }
