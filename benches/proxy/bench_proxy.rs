@@ -133,6 +133,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         meta: ObjectMeta::new("bench", "default-cert", Some(0)),
         certificate_chain_pem: Arc::from(std::fs::read(cert_dir.join("tls.crt"))?),
         private_key_pem: Arc::from(std::fs::read(cert_dir.join("tls.key"))?),
+        ca_certificate_pem: None,
     }));
     for path in 0..PATHS {
         writer.apply(Change::UpsertService(Service {

@@ -13,10 +13,12 @@
 //! `whitelist-source-range`) and `denylist-source-range` ([`crate::CidrList`]), `limit-rps`,
 //! `limit-rpm`, `limit-connections` with `limit-burst-multiplier` and `limit-whitelist`
 //! ([`LimitPolicy`]), and `auth-type: basic` with `auth-secret`, `auth-secret-type` and
-//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]), and `auth-url` with `auth-method`,
+//! `auth-realm` ([`BasicAuthPolicy`], [`Credentials`]), `auth-url` with `auth-method`,
 //! `auth-signin` (+ `-redirect-param`), `auth-response-headers`, `auth-request-redirect`,
 //! `auth-cache-key`, `auth-cache-duration`, `auth-always-set-cookie` and the `auth-keepalive*`
-//! tuning keys ([`ExternalAuthPolicy`], nginx variables as [`Template`]s). An
+//! tuning keys ([`ExternalAuthPolicy`], nginx variables as [`Template`]s), the `proxy-ssl-*`
+//! annotations ([`UpstreamTlsPolicy`], with [`CertificateSecret`]), and the `auth-tls-*`
+//! annotations ([`ClientTlsPolicy`]). An
 //! invalid value of any of them denies the Ingress's own paths (`503`) with an
 //! [`AnnotationInvalid`](crate::Diagnostic::AnnotationInvalid) diagnostic naming it. Every other
 //! annotation under [`PREFIX`] on an Ingress this controller serves is looked up in
@@ -53,12 +55,15 @@
 mod auth;
 mod balance;
 mod canary;
+mod certificate_secret;
+mod client_tls;
 mod cors;
 pub(crate) mod external_auth;
 mod limits;
 mod policy;
 mod retry;
 mod rewrite;
+mod upstream_tls;
 mod values;
 mod variables;
 
@@ -70,12 +75,15 @@ pub use balance::{
     Affinity, AffinityMode, BalancePolicy, HashKey, HashPart, LoadBalance, SameSite,
 };
 pub use canary::{CanaryPolicy, HeaderPattern};
+pub use certificate_secret::{CertificatePem, CertificateSecret};
+pub use client_tls::{ClientTlsPolicy, SubjectPattern, VerifyClient};
 pub use cors::{CorsOrigins, CorsPolicy, OriginPattern};
 pub use external_auth::{AuthCache, CacheValidity, DEFAULT_CACHE_DURATION, ExternalAuthPolicy};
 pub use limits::{DEFAULT_BURST_MULTIPLIER, LimitPolicy, RequestRate};
 pub use policy::{BackendProtocol, InvalidAnnotation, Redirect, RoutePolicy};
 pub use retry::NextUpstream;
 pub use rewrite::{PathRegex, Rewrite};
+pub use upstream_tls::UpstreamTlsPolicy;
 pub use variables::{RequestVariables, Template, Variable, escape_uri_component};
 
 /// The annotation prefix ingress-nginx reads (its `--annotations-prefix` default).
@@ -112,12 +120,6 @@ const SNIPPETS: &[&str] = &[
 const DOCUMENTED: &[&str] = &[
     "affinity-canary-behavior",
     "auth-proxy-set-headers",
-    "auth-tls-error-page",
-    "auth-tls-match-cn",
-    "auth-tls-pass-certificate-to-upstream",
-    "auth-tls-secret",
-    "auth-tls-verify-client",
-    "auth-tls-verify-depth",
     "client-body-buffer-size",
     "connection-proxy-header",
     "custom-headers",
@@ -157,13 +159,6 @@ const DOCUMENTED: &[&str] = &[
     "proxy-redirect-from",
     "proxy-redirect-to",
     "proxy-request-buffering",
-    "proxy-ssl-ciphers",
-    "proxy-ssl-name",
-    "proxy-ssl-protocols",
-    "proxy-ssl-secret",
-    "proxy-ssl-server-name",
-    "proxy-ssl-verify",
-    "proxy-ssl-verify-depth",
     "satisfy",
     "ssl-ciphers",
     "ssl-prefer-server-ciphers",

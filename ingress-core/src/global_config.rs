@@ -95,7 +95,7 @@ mod keys;
 mod log_format;
 mod real_ip;
 mod state;
-mod tls;
+pub(crate) mod tls;
 pub(crate) mod values;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! The route table: one immutable snapshot of every route, answering lookups lock-free.
 
 mod build;
+mod client_tls;
 mod inline_str;
 mod paths;
 
@@ -14,6 +15,7 @@ use crate::normalize;
 use crate::tls::{TlsBinding, TlsSelection};
 use crate::validate::{PathType, wildcard_suffix};
 
+use client_tls::ClientTlsHosts;
 use inline_str::HostKey;
 use paths::PathRouter;
 
@@ -32,6 +34,8 @@ pub struct RouteTable {
     controller_default: Option<Target>,
     /// `from-to-www-redirect`: host → the host it redirects to.
     host_redirects: FastMap<HostKey, Arc<str>>,
+    /// `auth-tls-*`: host → its client-certificate settings.
+    client_tls: ClientTlsHosts,
     tls: TlsSelection,
     backends_by_service: FastMap<ObjectKey, Vec<Arc<Backend>>>,
     diagnostics: Vec<Diagnostic>,
@@ -144,6 +148,23 @@ impl RouteTable {
         }
         let host = normalize::host(host)?;
         self.host_redirects.get(host.as_bytes())
+    }
+
+    /// The client-certificate settings (`auth-tls-*`) of a host: a request's `Host` or a TLS
+    /// ClientHello's server name. The oldest Ingress with `auth-tls-secret` among those with
+    /// rules for the host decides, for every path of the host (an nginx `server`'s setting in
+    /// ingress-nginx); an exact host's rules hide a wildcard's settings, and a host no rule
+    /// names gets the host-less rules' (nginx's default server).
+    pub fn client_tls(&self, host: &str) -> Option<&Arc<crate::annotations::ClientTlsPolicy>> {
+        if self.client_tls.is_empty() {
+            return None;
+        }
+        let host = normalize::host(host)?;
+        let exact_entry = self.exact_hosts.contains_key(host.as_bytes());
+        let wildcard_entry = !exact_entry
+            && wildcard_suffix(&host)
+                .is_some_and(|s| self.wildcard_hosts.contains_key(s.as_bytes()));
+        self.client_tls.get(&host, (exact_entry, wildcard_entry))
     }
 
     /// Routes a request (SEMANTICS §1–3). `host` is the raw authority (`Host`, `:authority` or

@@ -173,6 +173,7 @@ fn secret(name: &str) -> TlsSecret {
         meta: ObjectMeta::new("default", name, Some(1)),
         certificate_chain_pem: format!("cert of {name}").into_bytes().into(),
         private_key_pem: b"key".to_vec().into(),
+        ca_certificate_pem: None,
     }
 }
 

@@ -488,6 +488,14 @@ fn service_endpoint_and_secret_conversion_errors_name_object_and_field() {
     .expect("valid TLS secret");
     assert_eq!(&*converted.certificate_chain_pem, b"a");
     assert_eq!(&*converted.private_key_pem, b"plain");
+    assert_eq!(converted.ca_certificate_pem, None);
+    // `ca.crt`, when present (cert-manager writes it), is kept for `proxy-ssl-secret` and
+    // `auth-tls-secret`.
+    let converted = secret(
+        "metadata: {name: s}\ntype: kubernetes.io/tls\ndata: {tls.crt: YQ==, tls.key: YQ==, ca.crt: Yw==}",
+    )
+    .expect("valid TLS secret");
+    assert_eq!(converted.ca_certificate_pem.as_deref(), Some(&b"c"[..]));
 }
 
 #[test]

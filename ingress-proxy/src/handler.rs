@@ -8,7 +8,8 @@
 //! 2. checks: [`check_request`] (`CONNECT`, a missing or repeated `Host`), [`host_redirect`],
 //!    [`check_policy`] (an invalid annotation: `503`), `proxy-body-size` against a declared
 //!    length, [`policy_redirect`] (`app-root`, `permanent-`/`temporal-redirect`), then the
-//!    HTTP→HTTPS redirect ([`redirect_target`]), then a CORS
+//!    HTTP→HTTPS redirect ([`redirect_target`]), then the client certificate (`auth-tls-*`,
+//!    [`client_certificate`]: `400`, `403`, `421` or the error page), then a CORS
 //!    preflight (`enable-cors`, [`cors`]: `204`, its fields added to every allowed answer),
 //!    then [`check_limits`] (`limit-connections`, `limit-rps`, `limit-rpm`, per client:
 //!    [`limits`]), [`check_source`] (`*-source-range`: `403`), `auth-type: basic`
@@ -34,6 +35,7 @@ mod auth_answers;
 pub(crate) mod balance;
 mod basic_auth;
 mod checks;
+mod client_certificate;
 mod cors;
 mod endpoint_choice;
 mod error_pages;
@@ -52,8 +54,8 @@ pub(crate) mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
@@ -94,6 +96,9 @@ pub(crate) struct ClientConnection {
     pub(crate) settings: ClientSettings,
     /// Responses begun on this connection.
     served: AtomicU32,
+    /// What the TLS handshake established (server name, client certificate); set once, after
+    /// the handshake, on HTTPS connections.
+    client_tls: OnceLock<crate::tls::ClientTls>,
 }
 
 impl ClientConnection {
@@ -110,7 +115,13 @@ impl ClientConnection {
             forwarded: Forwarded::new(client.ip(), https, local_port),
             settings,
             served: AtomicU32::new(0),
+            client_tls: OnceLock::new(),
         }
+    }
+
+    /// Records what the TLS handshake established (once; later calls are ignored).
+    pub(crate) fn set_client_tls(&self, client_tls: crate::tls::ClientTls) {
+        let _ = self.client_tls.set(client_tls);
     }
 
     /// Responses begun on this connection so far.
@@ -142,6 +153,8 @@ struct Resolved {
     error_backend: Option<ErrorBackend>,
     /// `from-to-www-redirect`: the host this request's host redirects to.
     host_redirect: Option<Arc<str>>,
+    /// `auth-tls-*`: the client-certificate settings of the request's host.
+    client_tls: Option<Arc<ingress_core::annotations::ClientTlsPolicy>>,
     global: global::GlobalSettings,
 }
 
@@ -216,6 +229,15 @@ pub(crate) async fn handle(
                 None => Ok(()),
             }
         })
+        // After the HTTPS redirect, so plain HTTP to a client-certificate host is redirected
+        // rather than refused.
+        .and_then(|()| {
+            client_certificate::check(
+                &connection,
+                resolved.client_tls.as_deref(),
+                request.headers_mut(),
+            )
+        })
         .and_then(
             |()| match cors.as_ref().is_some_and(CorsAnswer::is_preflight) {
                 true => Err(Answer::Preflight),
@@ -272,6 +294,9 @@ pub(crate) async fn handle(
         (Err(Answer::Preflight), _) => pages::no_content(),
         (Err(Answer::Unauthorized(challenge)), _) => pages::unauthorized(challenge),
         (Err(Answer::AuthRefused(refusal)), _) => refusal.response(),
+        (Err(Answer::ClientCertificateRedirect(location)), _) => {
+            pages::redirect(StatusCode::FOUND, location)
+        }
         (Ok(()), Destination::NotFound) => Failure::NoRoute.response(),
         (Ok(()), Destination::Resource) => Failure::ResourceBackend.response(),
         (Ok(()), Destination::Service(backend)) => {
@@ -382,12 +407,18 @@ fn resolve<B>(table: &TableReader, host: Option<&HeaderValue>, request: &Request
         .rule
         .and_then(|rule| ErrorBackend::of(&snapshot, rule));
     let host_redirect = host.and_then(|h| snapshot.host_redirect(h)).cloned();
+    // The host's (nginx's `server`), else, for a request without a host, the matched rule's.
+    let client_tls = host
+        .and_then(|h| snapshot.client_tls(h))
+        .or_else(|| route.rule.and_then(|rule| rule.policy.client_tls.as_ref()))
+        .cloned();
     Resolved {
         destination,
         rule: route.rule.cloned(),
         https_redirect: route.https_redirect,
         error_backend,
         host_redirect,
+        client_tls,
         global: global::GlobalSettings::of(&snapshot),
     }
 }
@@ -412,6 +443,7 @@ async fn forward(
     let protocol =
         route_policy::protocol(rule, connection.https).unwrap_or_else(|| shared.protocol(backend));
     let timeouts = route_policy::timeouts(rule, global, &shared.config);
+    let tls = route_policy::upstream_tls(shared, rule, protocol)?;
     let choice = EndpointChoice::of(rule, &request, record.client, connection.https);
     let service_upstream = rule
         .filter(|rule| rule.policy.service_upstream)
@@ -478,6 +510,7 @@ async fn forward(
         forwarded,
         request_body: cell,
         timeouts,
+        tls,
     };
     let mut upstream_request = Request::new(body);
     *upstream_request.method_mut() = parts.method;

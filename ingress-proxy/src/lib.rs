@@ -42,7 +42,7 @@
 //!
 //! - **One snapshot per decision.** A request loads the table once (lock-free `ArcSwap`),
 //!   resolves its route to owned `Arc`s and drops the guard before any `.await`; a TLS handshake
-//!   does the same to pick its certificate. Publishing a new table never blocks or fails an
+//!   does the same to pick its certificate and whether to ask for the client's. Publishing a new table never blocks or fails an
 //!   in-flight request, and a rotated certificate applies to the next handshake.
 //! - **One pipeline** (`handler.rs`), whatever the transport on either side: resolve (host,
 //!   path → route) → check (`CONNECT` → `405`, an HTTP/1.1 request without exactly one `Host`
@@ -89,7 +89,13 @@
 //!   over TLS, or HTTP/2 over TLS (gRPC over TLS) when [`ProxyConfig::upstream_protocols`]
 //!   names the Service or the Ingress references the port by a name such as `grpc`, `https` or
 //!   `grpcs` (see [`UpstreamProtocol`]). Upstream TLS follows ingress-nginx's defaults: the
-//!   certificate is not checked against a CA, no SNI is sent to endpoint addresses.
+//!   certificate is not checked against a CA, no SNI is sent to endpoint addresses; a route's
+//!   `proxy-ssl-*` annotations get a TLS client of their own (CA, client certificate, name,
+//!   versions), and upstream connections are pooled per client.
+//! - **Client certificates.** The HTTPS listener reads the ClientHello before choosing its
+//!   configuration: only hosts with `auth-tls-*` ask for a client certificate; the handshake
+//!   records the verdict and the request is answered as nginx does (`400`, the error page,
+//!   `421` for a connection set up for another host).
 //! - **Endpoint choice.** One `ingress_core::balance::Balancer` per backend (nginx's smooth
 //!   weighted round-robin, `max_fails=1`, `fail_timeout` =
 //!   [`ProxyConfig::passive_health_ejection`]), rebuilt when its endpoint set changes; a

@@ -45,7 +45,7 @@ pub(crate) struct StatusLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct DenialLabels {
     /// `source_range`, `limit`, `basic_auth`, `external_auth`, `auth_unavailable`,
-    /// `invalid_annotation`, `body_size`.
+    /// `invalid_annotation`, `body_size`, `client_certificate`.
     pub(crate) reason: &'static str,
 }
 
@@ -195,7 +195,7 @@ impl Metrics {
         let denied = Family::<DenialLabels, Counter>::default();
         registry.register(
             "requests_denied",
-            "Requests the proxy refused itself, by reason: source_range (403), limit (limit-rps/rpm/connections), basic_auth (401), invalid_annotation (503), body_size (413: a declared length over proxy-body-size)",
+            "Requests the proxy refused itself, by reason: source_range (403), limit (limit-rps/rpm/connections), basic_auth (401), invalid_annotation (503), body_size (413: a declared length over proxy-body-size), client_certificate (auth-tls-*: 400, 421 or the error page)",
             denied.clone(),
         );
         let diagnostics = Family::<DiagnosticLabels, Gauge>::default();

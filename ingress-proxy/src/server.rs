@@ -403,11 +403,19 @@ async fn serve(
         Role::Http => serve_io(stream, connection, &context, false).await,
         Role::Admin => serve_io(stream, connection, &context, true).await,
         Role::Https(acceptors) => {
-            // ssl-protocols and ssl-ciphers of the snapshot current at accept.
-            let acceptor = acceptors.for_table(&context.shared.table.load());
-            let handshake =
-                tokio::time::timeout(connection.settings.header_timeout, acceptor.accept(stream));
-            match handshake.await {
+            // ssl-protocols, ssl-ciphers and the SNI host's auth-tls-* of the snapshot
+            // current at the ClientHello.
+            let handshake = tokio::time::timeout(
+                connection.settings.header_timeout,
+                acceptors.accept(&context.shared.table, stream),
+            );
+            let handshake = handshake.await.map(|accepted| {
+                accepted.map(|(tls, client_tls)| {
+                    connection.set_client_tls(client_tls);
+                    tls
+                })
+            });
+            match handshake {
                 // ALPN chose HTTP/2: hyper's; HTTP/1.1 (chosen or by default): inline.
                 Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
                     serve_io(tls, connection, &context, false).await

@@ -4,8 +4,15 @@
 //! the configured default), and turns the Secret's PEM into a rustls `CertifiedKey` through a
 //! cache keyed by the PEM buffers' `Arc` identity: a rotated Secret arrives as new buffers and
 //! is parsed once, while rebuilt snapshots that keep a Secret share its buffers and its parse.
+//!
+//! The listener's configuration is chosen per connection from the ClientHello
+//! ([`TlsAcceptors::accept`]): the ConfigMap's `ssl-protocols`/`ssl-ciphers`, and for a host
+//! with `auth-tls-*` a request for a client certificate, whose verdict the connection keeps
+//! ([`ClientTls`]).
 
 mod certificates;
+mod client_auth;
+mod client_verdict;
 pub(crate) mod inventory;
 mod settings;
 
@@ -19,8 +26,10 @@ use crate::metrics::Metrics;
 
 use certificates::CertificateCache;
 pub(crate) use certificates::self_signed;
+pub(crate) use client_auth::{ClientPolicyKey, ClientTls};
+pub(crate) use client_verdict::Verdict;
 pub(crate) use inventory::{CertificateRow, inventory};
-pub(crate) use settings::TlsAcceptors;
+pub(crate) use settings::{TlsAcceptors, suites_for};
 
 /// Chooses the certificate for each handshake from the current route table.
 #[derive(Debug)]

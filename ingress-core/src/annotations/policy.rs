@@ -11,9 +11,11 @@ use std::time::Duration;
 use super::auth::BasicAuthPolicy;
 use super::balance::BalancePolicy;
 use super::canary::CanaryPolicy;
+use super::client_tls::ClientTlsPolicy;
 use super::cors::CorsPolicy;
 use super::limits::LimitPolicy;
 use super::retry::NextUpstream;
+use super::upstream_tls::UpstreamTlsPolicy;
 use super::values::Reader;
 
 /// What an Ingress's annotations ask of its paths (the part this engine implements). The
@@ -102,6 +104,15 @@ pub struct RoutePolicy {
     /// `limit-rps`, `limit-rpm`, `limit-connections` (+ `limit-burst-multiplier`,
     /// `limit-whitelist`): `None` unless one limit is above 0.
     pub limits: Option<Arc<LimitPolicy>>,
+    /// `proxy-ssl-secret`, `proxy-ssl-verify` and the other `proxy-ssl-*` annotations: how
+    /// TLS connections to the upstream are made; `None` when none is set (no verification,
+    /// no SNI, as ingress-nginx).
+    pub upstream_tls: Option<Arc<UpstreamTlsPolicy>>,
+    /// `auth-tls-secret` and the other `auth-tls-*` annotations: client certificates (mTLS)
+    /// for the hosts of this Ingress's rules (the oldest Ingress of a host decides, see
+    /// [`RouteTable::client_tls`](crate::RouteTable::client_tls)); `None` without
+    /// `auth-tls-secret`.
+    pub client_tls: Option<Arc<ClientTlsPolicy>>,
     /// Set when an annotation's value is invalid: the Ingress's paths answer `503` (what
     /// ingress-nginx does for a location it denies), with this reason; other Ingresses are
     /// not affected.
@@ -164,6 +175,12 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "auth-secret-type",
     "auth-signin",
     "auth-signin-redirect-param",
+    "auth-tls-error-page",
+    "auth-tls-match-cn",
+    "auth-tls-pass-certificate-to-upstream",
+    "auth-tls-secret",
+    "auth-tls-verify-client",
+    "auth-tls-verify-depth",
     "auth-type",
     "auth-url",
     "backend-protocol",
@@ -204,6 +221,13 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "proxy-next-upstream-tries",
     "proxy-read-timeout",
     "proxy-send-timeout",
+    "proxy-ssl-ciphers",
+    "proxy-ssl-name",
+    "proxy-ssl-protocols",
+    "proxy-ssl-secret",
+    "proxy-ssl-server-name",
+    "proxy-ssl-verify",
+    "proxy-ssl-verify-depth",
     "rewrite-target",
     "server-alias",
     "service-upstream",
@@ -279,6 +303,8 @@ impl RoutePolicy {
             external_auth: read.external_auth().map(Arc::new),
             global_auth_disabled: !read.boolean("enable-global-auth").unwrap_or(true),
             ssl_passthrough: read.boolean("ssl-passthrough").unwrap_or(false),
+            upstream_tls: read.upstream_tls().map(Arc::new),
+            client_tls: read.client_tls().map(Arc::new),
             denied: None,
         };
         let (canary, canary_invalid) = CanaryPolicy::parse(annotations);

@@ -81,6 +81,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether `name` is set (whatever its value).
+    pub(super) fn is_set(&self, name: &str) -> bool {
+        self.raw(name).is_some()
+    }
+
     /// Records that `name`, which another annotation needs, is absent.
     pub(super) fn missing(&mut self, name: &str, reason: &str) {
         self.invalid.push(InvalidAnnotation {

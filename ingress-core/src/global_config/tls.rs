@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::values::Reason;
 
 /// The TLS versions `ssl-protocols` enables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TlsProtocols {
     /// `TLSv1.2`.
     pub tls12: bool,
@@ -34,7 +34,7 @@ const UNSUPPORTED_PROTOCOLS: &[&str] = &["SSLv2", "SSLv3", "TLSv1", "TLSv1.1"];
 
 /// Parses `ssl-protocols` (space-separated, as nginx's `ssl_protocols`). `Ok` carries a
 /// warning when some named protocols are dropped.
-pub(super) fn protocols(value: &str) -> Result<(TlsProtocols, Option<String>), Reason> {
+pub(crate) fn protocols(value: &str) -> Result<(TlsProtocols, Option<String>), Reason> {
     let mut enabled = TlsProtocols {
         tls12: false,
         tls13: false,
@@ -62,7 +62,7 @@ pub(super) fn protocols(value: &str) -> Result<(TlsProtocols, Option<String>), R
 
 /// Parses `ssl-ciphers` (colon-separated OpenSSL names). The value is kept as written;
 /// `Ok` carries a warning naming the ciphers rustls cannot offer.
-pub(super) fn ciphers(value: &str) -> Result<(Arc<str>, Option<String>), Reason> {
+pub(crate) fn ciphers(value: &str) -> Result<(Arc<str>, Option<String>), Reason> {
     let value = value.trim();
     let names: Vec<&str> = value
         .split(':')

@@ -90,9 +90,13 @@ pub struct TlsSecret {
     pub certificate_chain_pem: Arc<[u8]>,
     /// `data["tls.key"]`: the PEM private key.
     pub private_key_pem: Arc<[u8]>,
+    /// `data["ca.crt"]`, when present: PEM CA certificates, read by the annotations that take
+    /// a CA bundle from a Secret of either type (`proxy-ssl-secret`, `auth-tls-secret`).
+    pub ca_certificate_pem: Option<Arc<[u8]>>,
 }
 
-/// A Secret of type `Opaque`, kept for the annotations that name one (`auth-secret`): its
+/// A Secret of type `Opaque`, kept for the annotations that name one (`auth-secret`, and
+/// `proxy-ssl-secret` / `auth-tls-secret` with a `ca.crt` key): its
 /// `data`, with `stringData` merged over it as the API server does.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]

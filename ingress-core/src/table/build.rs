@@ -196,6 +196,7 @@ impl RouteTable {
             global_default,
             controller_default,
             host_redirects: FastMap::default(),
+            client_tls: super::ClientTlsHosts::build(&valid),
             tls,
             backends_by_service: FastMap::default(),
             diagnostics: Vec::new(),

@@ -206,13 +206,20 @@ impl ValidIngress {
                     policy.name_limit_zone(&key);
                     let unusable_secret =
                         policy.resolve_basic_auth(&key.namespace, &state.opaque_secrets);
-                    diagnostics.extend(invalid.into_iter().chain(unusable_secret).map(|invalid| {
-                        Diagnostic::AnnotationInvalid {
-                            ingress: key.clone(),
-                            annotation: invalid.annotation.into(),
-                            value: invalid.value.into(),
-                            reason: invalid.reason.into(),
-                        }
+                    let unusable_certificates = policy.resolve_certificate_secrets(
+                        &key,
+                        &state.tls_secrets,
+                        &state.opaque_secrets,
+                    );
+                    let invalid = invalid
+                        .into_iter()
+                        .chain(unusable_secret)
+                        .chain(unusable_certificates);
+                    diagnostics.extend(invalid.map(|invalid| Diagnostic::AnnotationInvalid {
+                        ingress: key.clone(),
+                        annotation: invalid.annotation.into(),
+                        value: invalid.value.into(),
+                        reason: invalid.reason.into(),
                     }));
                     v.policy = Arc::new(policy);
                     valid.push(v);

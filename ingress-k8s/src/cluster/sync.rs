@@ -50,7 +50,8 @@ type BoxedEvents = Pin<Box<dyn Stream<Item = Result<KindEvent, watcher::Error>> 
 const KINDS: usize = 7;
 /// The index of the global configuration's ConfigMap among them.
 const CONFIGMAP: usize = 5;
-/// The index of the `Opaque` Secrets (`auth-secret`) among them.
+/// The index of the `Opaque` Secrets (`auth-secret`, `proxy-ssl-secret`, `auth-tls-secret`)
+/// among them.
 const OPAQUE_SECRETS: usize = 6;
 
 /// Starts the watches. The returned stream must be polled for the stores to fill.
@@ -91,8 +92,9 @@ fn watch_all(
         config.clone().fields(&format!("type={TLS_SECRET_TYPE}")),
     )
     .map(|e| e.map(KindEvent::Secret));
-    // Opaque Secrets, for `auth-secret` (other types are never read: service account tokens,
-    // registry credentials and Helm releases stay out of the controller's memory).
+    // Opaque Secrets, for `auth-secret`, `proxy-ssl-secret` and `auth-tls-secret` (other types
+    // are never read: service account tokens, registry credentials and Helm releases stay out
+    // of the controller's memory).
     let opaque_events = plain(
         scoped::<core::Secret>(client, namespace),
         config.clone().fields(&format!("type={OPAQUE_SECRET_TYPE}")),

@@ -212,6 +212,9 @@ impl TryFrom<K8s<'_, core::Secret>> for TlsSecret {
         Ok(TlsSecret {
             certificate_chain_pem: value("tls.crt")?,
             private_key_pem: value("tls.key")?,
+            // Optional: cert-manager writes the issuing CA here; `proxy-ssl-secret` and
+            // `auth-tls-secret` read it.
+            ca_certificate_pem: value("ca.crt").ok(),
             meta,
         })
     }

@@ -21,6 +21,8 @@ pub(super) enum Answer {
     Unauthorized(HeaderValue),
     /// The `auth-url` service refused the request (`401`, `403`, or `302` to `auth-signin`).
     AuthRefused(Box<super::external_auth::Refusal>),
+    /// No valid client certificate and an `auth-tls-error-page`: `302` there.
+    ClientCertificateRedirect(HeaderValue),
 }
 
 impl Answer {
@@ -36,6 +38,13 @@ impl Answer {
             Answer::Unauthorized(_) => Some("basic_auth"),
             Answer::AuthRefused(_) => Some("external_auth"),
             Answer::Failure(Failure::AuthUnavailable) => Some("auth_unavailable"),
+            Answer::Failure(
+                Failure::ClientCertificateMissing
+                | Failure::ClientCertificateInvalid
+                | Failure::ClientCertificateForbidden
+                | Failure::Misdirected,
+            )
+            | Answer::ClientCertificateRedirect(_) => Some("client_certificate"),
             Answer::Failure(_) | Answer::Redirect(..) | Answer::Preflight => None,
         }
     }

@@ -349,6 +349,16 @@ async fn ask(
         .cloned()
         .map_or_else(|| Uri::from_static("/"), Uri::from);
     *sub_request.headers_mut() = fields;
+    // TLS as ingress-nginx's auth location: SNI (the URL's host name), certificate unchecked.
+    let tls = match protocol {
+        UpstreamProtocol::Https => Some(
+            shared
+                .upstream
+                .tls_client(None)
+                .map_err(|error| unavailable(&error))?,
+        ),
+        _ => None,
+    };
     let outgoing = Outgoing {
         forwarded,
         request_body: None,
@@ -357,6 +367,7 @@ async fn ask(
             &resolved.global,
             &shared.config,
         ),
+        tls,
     };
     let exchange = shared
         .upstream

@@ -40,15 +40,28 @@ pub(crate) enum Failure {
     UpstreamTimeout,
     /// The upstream refused, reset or sent something unusable.
     UpstreamFailed,
+    /// `auth-tls-verify-client: on` and no client certificate (nginx's `496`, sent as `400`).
+    ClientCertificateMissing,
+    /// A client certificate that does not verify (nginx's `495`, sent as `400`).
+    ClientCertificateInvalid,
+    /// The client certificate's subject does not match `auth-tls-match-cn`.
+    ClientCertificateForbidden,
+    /// The connection's TLS handshake was made for another host whose client-certificate
+    /// settings differ from this request's host's.
+    Misdirected,
 }
 
 impl Failure {
     pub(crate) fn status(self) -> StatusCode {
         match self {
-            Failure::BadHost | Failure::BadRequestBody => StatusCode::BAD_REQUEST,
+            Failure::BadHost
+            | Failure::BadRequestBody
+            | Failure::ClientCertificateMissing
+            | Failure::ClientCertificateInvalid => StatusCode::BAD_REQUEST,
+            Failure::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             Failure::Connect => StatusCode::METHOD_NOT_ALLOWED,
             Failure::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::Forbidden | Failure::ClientCertificateForbidden => StatusCode::FORBIDDEN,
             Failure::Limited(status) => status,
             Failure::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Failure::NoRoute => StatusCode::NOT_FOUND,
@@ -104,6 +117,16 @@ impl Failure {
             }
             Failure::AuthUnavailable => {
                 "500 Internal Server Error: the authentication service (auth-url) could not be asked or answered unexpectedly\n"
+            }
+            Failure::ClientCertificateMissing => {
+                "400 Bad Request: No required SSL certificate was sent\n"
+            }
+            Failure::ClientCertificateInvalid => "400 Bad Request: The SSL certificate error\n",
+            Failure::ClientCertificateForbidden => {
+                "403 Forbidden: client certificate unauthorized (auth-tls-match-cn)\n"
+            }
+            Failure::Misdirected => {
+                "421 Misdirected Request: this connection was set up for another host; open a new one for this host\n"
             }
         };
         Cow::Borrowed(text)
@@ -184,6 +207,10 @@ mod tests {
             Failure::ResourceBackend,
             Failure::UpstreamTimeout,
             Failure::UpstreamFailed,
+            Failure::ClientCertificateMissing,
+            Failure::ClientCertificateInvalid,
+            Failure::ClientCertificateForbidden,
+            Failure::Misdirected,
         ] {
             assert!(
                 failure.message().starts_with(failure.status().as_str()),

@@ -152,6 +152,25 @@ pub(crate) fn protocol(rule: Option<&MatchedRule>, client_https: bool) -> Option
     })
 }
 
+/// The TLS client for a TLS upstream (`proxy-ssl-*`; the default without them), `None` for
+/// plain HTTP. A policy rustls cannot build a client for (a certificate that passed the core's
+/// PEM check but that rustls refuses, logged once when first built) denies the request
+/// (`503`, as an unusable Secret does): never an unverified connection instead.
+pub(crate) fn upstream_tls(
+    shared: &super::Shared,
+    rule: Option<&MatchedRule>,
+    protocol: UpstreamProtocol,
+) -> Result<Option<super::upstream::TlsClientKey>, super::pages::Failure> {
+    if !matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2) {
+        return Ok(None);
+    }
+    let policy = rule.and_then(|rule| rule.policy.upstream_tls.as_deref());
+    match shared.upstream.tls_client(policy) {
+        Ok(client) => Ok(Some(client)),
+        Err(_) => Err(super::pages::Failure::PolicyInvalid),
+    }
+}
+
 /// ingress-nginx's default `proxy-next-upstream`, for routes that do not set one.
 static DEFAULT_NEXT_UPSTREAM: std::sync::LazyLock<NextUpstream> =
     std::sync::LazyLock::new(NextUpstream::default);

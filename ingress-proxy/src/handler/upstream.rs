@@ -45,6 +45,7 @@ pub(crate) use failure::{Failure, FailureKind, Retry, UpstreamError};
 use pool::{Home, PoolKey};
 pub(crate) use pool::{Loan, PeerKey, Pool};
 use tls::UpstreamTls;
+pub(crate) use tls::{TlsClientError, TlsClientKey};
 
 /// Most idle HTTP/1.1 connections kept per peer (nginx's `keepalive` directive).
 const MAX_IDLE_PER_PEER: usize = 256;
@@ -73,6 +74,9 @@ pub(crate) struct Outgoing {
     pub(crate) request_body: Option<Arc<BodyCell>>,
     /// This request's connect and read timeouts (the route's, else the proxy's).
     pub(crate) timeouts: AttemptTimeouts,
+    /// The TLS client for a TLS upstream (the route's `proxy-ssl-*` policy, see
+    /// [`Upstream::tls_client`]); `None` for plain HTTP.
+    pub(crate) tls: Option<TlsClientKey>,
 }
 
 /// The timeouts of one request's attempts.
@@ -120,6 +124,14 @@ impl Upstream {
         })
     }
 
+    /// The TLS client for a route's `proxy-ssl-*` policy (`None`: the default, unverified).
+    pub(crate) fn tls_client(
+        &self,
+        policy: Option<&ingress_core::annotations::UpstreamTlsPolicy>,
+    ) -> Result<TlsClientKey, Arc<TlsClientError>> {
+        self.tls.client(policy)
+    }
+
     /// The pool, for the periodic sweep of idle connections.
     pub(crate) fn pool(&self) -> &Arc<Pool> {
         &self.pool
@@ -139,10 +151,15 @@ impl Upstream {
     ) -> Result<Exchange, Failure> {
         let read_timeout = outgoing.timeouts.read;
         let deadline = self.timer.deadline(read_timeout);
-        let key = PoolKey {
-            peer,
-            tls: matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2),
-        };
+        // A TLS protocol always gets a TLS client (the default one should the caller have
+        // chosen none): never a plain connection to a TLS upstream.
+        let tls = matches!(protocol, UpstreamProtocol::Https | UpstreamProtocol::H2).then(|| {
+            outgoing
+                .tls
+                .clone()
+                .unwrap_or_else(|| self.tls.default_client())
+        });
+        let key = PoolKey { peer, tls };
         let exchange = match self.transport(protocol, &request) {
             Transport::Inline => {
                 coarse_timer::timeout(deadline, self.inline(key, request, outgoing, fresh)).await
@@ -318,12 +335,15 @@ impl Upstream {
         let stream = connect_to(&key.peer, connect_timeout)
             .await
             .map_err(connect)?;
-        let stream = if key.tls {
-            let stream = self
-                .tls
+        let stream = if let Some(client) = &key.tls {
+            let stream = client
                 .handshake(&key.peer, http2, stream)
                 .await
-                .map_err(connect)?;
+                .map_err(|error| {
+                    // Certificate problems are configuration problems: say so at warn.
+                    tracing::warn!(peer = ?key.peer, %error, "upstream TLS handshake failed");
+                    connect(error)
+                })?;
             Either::Right(Box::new(stream))
         } else {
             Either::Left(stream)
@@ -526,7 +546,11 @@ fn absolute_form(request: &mut Request<RequestBody>, key: &PoolKey) {
             PeerKey::Name(host, port) => Authority::try_from(format!("{host}:{port}")).ok(),
         });
     let mut parts = request.uri().clone().into_parts();
-    parts.scheme = Some(if key.tls { Scheme::HTTPS } else { Scheme::HTTP });
+    parts.scheme = Some(if key.tls.is_some() {
+        Scheme::HTTPS
+    } else {
+        Scheme::HTTP
+    });
     parts.authority = authority;
     if let Ok(uri) = Uri::from_parts(parts) {
         *request.uri_mut() = uri;

@@ -155,6 +155,7 @@ mod tests {
             meta: ObjectMeta::new("default", "tls", None),
             certificate_chain_pem: Arc::from(chain.as_bytes()),
             private_key_pem: Arc::from(key.as_bytes()),
+            ca_certificate_pem: None,
         }
     }
 

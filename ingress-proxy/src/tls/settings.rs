@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use ingress_core::RouteTable;
 use ingress_core::global_config::TlsProtocols;
 use rustls::crypto::CryptoProvider;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{CipherSuite, ServerConfig, SupportedCipherSuite};
-use tokio_rustls::TlsAcceptor;
 
 use super::CertificateResolver;
 use crate::error::ProxyError;
@@ -44,13 +44,16 @@ const OPENSSL_NAMES: &[(&str, CipherSuite)] = &[
 ];
 
 /// What a `ServerConfig` is built for: `None` is the default (no ConfigMap).
-type TlsChoice = Option<(TlsProtocols, Arc<str>)>;
+pub(super) type TlsChoice = Option<(TlsProtocols, Arc<str>)>;
 
-/// The HTTPS listener's acceptors, one per [`TlsChoice`] (the newest kept).
+/// The HTTPS listener's configurations, one per [`TlsChoice`] (the newest kept), and those
+/// that ask for client certificates ([`super::client_auth`]).
 pub(crate) struct TlsAcceptors {
-    resolver: Arc<CertificateResolver>,
-    default: TlsAcceptor,
-    current: Mutex<Option<(TlsChoice, TlsAcceptor)>>,
+    pub(super) resolver: Arc<CertificateResolver>,
+    default: Arc<ServerConfig>,
+    current: Mutex<Option<(TlsChoice, Arc<ServerConfig>)>>,
+    /// Configurations with a client-certificate request, per CA and [`TlsChoice`].
+    pub(super) client_auth: Mutex<super::client_auth::ClientAuthCache>,
 }
 
 impl std::fmt::Debug for TlsAcceptors {
@@ -61,38 +64,39 @@ impl std::fmt::Debug for TlsAcceptors {
 
 impl TlsAcceptors {
     pub(crate) fn new(resolver: Arc<CertificateResolver>) -> Result<Self, ProxyError> {
-        let default = TlsAcceptor::from(Arc::new(server_config(resolver.clone(), None)?));
+        let default = Arc::new(server_config(resolver.clone(), None, None)?);
         Ok(TlsAcceptors {
             resolver,
             default,
             current: Mutex::new(None),
+            client_auth: Mutex::default(),
         })
     }
 
-    /// The acceptor for a connection accepted while `table` is current.
-    pub(crate) fn for_table(&self, table: &RouteTable) -> TlsAcceptor {
+    /// The configuration for `table`'s `ssl-protocols` and `ssl-ciphers`, and that choice.
+    pub(super) fn base(&self, table: &RouteTable) -> (TlsChoice, Arc<ServerConfig>) {
         let global = table.global_config();
         if global.configmap.is_none() {
-            return self.default.clone();
+            return (None, self.default.clone());
         }
         let choice: TlsChoice = Some((global.ssl_protocols, global.ssl_ciphers.clone()));
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((built_for, acceptor)) = &*current
+        if let Some((built_for, config)) = &*current
             && *built_for == choice
         {
-            return acceptor.clone();
+            return (choice, config.clone());
         }
-        match server_config(self.resolver.clone(), choice.as_ref()) {
+        match server_config(self.resolver.clone(), choice.as_ref(), None) {
             Ok(config) => {
-                let acceptor = TlsAcceptor::from(Arc::new(config));
-                *current = Some((choice, acceptor.clone()));
-                acceptor
+                let config = Arc::new(config);
+                *current = Some((choice.clone(), config.clone()));
+                (choice, config)
             }
             Err(error) => {
                 // The core accepts only values rustls can offer; should that ever fail, the
                 // listener keeps serving with its defaults, loudly.
                 tracing::error!(%error, "ssl-protocols/ssl-ciphers not applicable; TLS defaults in use");
-                self.default.clone()
+                (None, self.default.clone())
             }
         }
     }
@@ -104,6 +108,7 @@ impl TlsAcceptors {
 pub(crate) fn server_config(
     resolver: Arc<CertificateResolver>,
     choice: Option<&(TlsProtocols, Arc<str>)>,
+    client_auth: Option<Arc<dyn ClientCertVerifier>>,
 ) -> Result<ServerConfig, ProxyError> {
     let ring = rustls::crypto::ring::default_provider();
     let (versions, suites) = match choice {
@@ -126,18 +131,21 @@ pub(crate) fn server_config(
         cipher_suites: suites,
         ..ring
     });
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
-        .map_err(ProxyError::Tls)?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
+        .map_err(ProxyError::Tls)?;
+    let builder = match client_auth {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
 /// Every TLS 1.3 suite, then the TLS 1.2 suites `ciphers` names (colon-separated OpenSSL
 /// names), in its order; names rustls does not implement are skipped (the core warned).
-fn suites_for(all: &[SupportedCipherSuite], ciphers: &str) -> Vec<SupportedCipherSuite> {
+pub(crate) fn suites_for(all: &[SupportedCipherSuite], ciphers: &str) -> Vec<SupportedCipherSuite> {
     let mut suites: Vec<SupportedCipherSuite> = all
         .iter()
         .filter(|suite| matches!(suite, SupportedCipherSuite::Tls13(_)))

@@ -57,6 +57,17 @@ pub async fn start_tls(name: &'static str) -> Backend {
     .await
 }
 
+/// A TLS backend with the given server configuration (its certificate, client auth).
+#[allow(dead_code)] // not every test binary needs one
+pub async fn start_tls_with(name: &'static str, config: rustls::ServerConfig) -> Backend {
+    start_with(
+        name,
+        false,
+        Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))),
+    )
+    .await
+}
+
 async fn start_with(
     name: &'static str,
     http2_only: bool,
@@ -150,6 +161,10 @@ async fn respond(
         "x-service-name",
         "x-format",
         "x-auth-request-user",
+        "ssl-client-verify",
+        "ssl-client-subject-dn",
+        "ssl-client-issuer-dn",
+        "ssl-client-cert",
     ] {
         let value = request
             .headers()

@@ -182,6 +182,7 @@ pub fn tls_secret(name: &str, chain_pem: &str, key_pem: &str) -> TlsSecret {
         meta: ObjectMeta::new(NS, name, Some(1)),
         certificate_chain_pem: chain_pem.as_bytes().into(),
         private_key_pem: key_pem.as_bytes().into(),
+        ca_certificate_pem: None,
     }
 }
 

@@ -180,3 +180,226 @@ pub fn certificate(names: &[&str]) -> (String, String, CertificateDer<'static>) 
         generated.cert.der().clone(),
     )
 }
+
+/// A test certificate authority: issues server and client certificates.
+#[allow(dead_code)] // not every test binary needs a CA
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    /// For an intermediate CA: its own certificate, sent after the certificates it issues.
+    intermediate: Option<(String, CertificateDer<'static>)>,
+}
+
+/// A certificate issued by a [`TestCa`].
+#[allow(dead_code)]
+pub struct Issued {
+    pub chain_pem: String,
+    pub key_pem: String,
+    pub der: CertificateDer<'static>,
+    key_der: Vec<u8>,
+    /// The issuing intermediate CA's certificate, if any (also at the end of `chain_pem`).
+    intermediate: Option<CertificateDer<'static>>,
+}
+
+#[allow(dead_code)]
+impl TestCa {
+    /// A self-signed CA whose subject's common name is `name`.
+    pub fn new(name: &str) -> Self {
+        let (params, key) = Self::ca_params(name);
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("CA"),
+            intermediate: None,
+        }
+    }
+
+    /// An intermediate CA issued by this one.
+    pub fn intermediate(&self, name: &str) -> TestCa {
+        let (params, key) = Self::ca_params(name);
+        let issuer = rcgen::CertifiedIssuer::signed_by(params, key, &self.issuer).expect("CA");
+        let own = (issuer.pem(), issuer.der().clone());
+        TestCa {
+            issuer,
+            intermediate: Some(own),
+        }
+    }
+
+    fn ca_params(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair) {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        (params, rcgen::KeyPair::generate().expect("key"))
+    }
+
+    /// The CA certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A server certificate for `names`.
+    pub fn server(&self, names: &[&str]) -> Issued {
+        self.issue(names, None, rcgen::ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A client certificate whose subject's common name is `common_name`.
+    pub fn client(&self, common_name: &str) -> Issued {
+        self.issue(
+            &[],
+            Some(common_name),
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        )
+    }
+
+    fn issue(
+        &self,
+        names: &[&str],
+        common_name: Option<&str>,
+        usage: rcgen::ExtendedKeyUsagePurpose,
+    ) -> Issued {
+        let mut params = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )
+        .expect("params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if let Some(common_name) = common_name {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, common_name);
+        }
+        params.extended_key_usages = vec![usage];
+        let key = rcgen::KeyPair::generate().expect("key");
+        let certificate = params.signed_by(&key, &self.issuer).expect("issue");
+        let mut chain_pem = certificate.pem();
+        if let Some((pem, _)) = &self.intermediate {
+            chain_pem.push_str(pem);
+        }
+        Issued {
+            chain_pem,
+            key_pem: key.serialize_pem(),
+            der: certificate.der().clone(),
+            key_der: key.serialize_der(),
+            intermediate: self.intermediate.as_ref().map(|(_, der)| der.clone()),
+        }
+    }
+}
+
+#[allow(dead_code)]
+impl Issued {
+    /// The certificate and its key, as rustls takes them.
+    pub fn rustls(
+        &self,
+    ) -> (
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        (
+            std::iter::once(self.der.clone())
+                .chain(self.intermediate.clone())
+                .collect(),
+            rustls::pki_types::PrivatePkcs8KeyDer::from(self.key_der.clone()).into(),
+        )
+    }
+}
+
+/// A TLS backend's server configuration: `certificate`, and when `client_ca` is given, a
+/// client certificate from that CA is required.
+#[allow(dead_code)]
+pub fn backend_config(certificate: &Issued, client_ca: Option<&TestCa>) -> rustls::ServerConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.issuer.der().clone()).expect("root");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let (chain, key) = certificate.rustls();
+    let mut config = builder.with_single_cert(chain, key).expect("certificate");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
+
+/// Presents a client certificate when the server asks for one, and records whether it did.
+#[derive(Debug)]
+struct RecordingClientCertificate {
+    certified: Option<Arc<rustls::sign::CertifiedKey>>,
+    asked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl rustls::client::ResolvesClientCert for RecordingClientCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.certified.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A TLS connection (HTTP/1.1 by ALPN) with `sni` (`None`: no SNI), presenting `client` when
+/// asked; also says whether the server asked for a client certificate.
+#[allow(dead_code)]
+pub async fn connect_with_client_certificate(
+    address: SocketAddr,
+    sni: Option<&str>,
+    client: Option<&Issued>,
+) -> (TlsStream<TcpStream>, bool) {
+    connect_with_client_certificate_alpn(address, sni, client, b"http/1.1").await
+}
+
+/// As [`connect_with_client_certificate`], offering `alpn` (`h2` for HTTP/2).
+#[allow(dead_code)]
+pub async fn connect_with_client_certificate_alpn(
+    address: SocketAddr,
+    sni: Option<&str>,
+    client: Option<&Issued>,
+    alpn: &[u8],
+) -> (TlsStream<TcpStream>, bool) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certified = client.map(|issued| {
+        let (chain, key) = issued.rustls();
+        Arc::new(rustls::sign::CertifiedKey::from_der(chain, key, &provider).expect("client key"))
+    });
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_client_cert_resolver(Arc::new(RecordingClientCertificate {
+            certified,
+            asked: asked.clone(),
+        }));
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let name = match sni {
+        Some(name) => ServerName::try_from(name.to_owned()).expect("server name"),
+        None => ServerName::IpAddress(address.ip().into()),
+    };
+    let tcp = TcpStream::connect(address).await.expect("connect https");
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    let asked = asked.load(std::sync::atomic::Ordering::SeqCst);
+    (stream, asked)
+}

@@ -18,6 +18,7 @@ use hyper::client::conn::{http1, http2};
 
 use super::connection::Connection;
 use super::send_timeout::WriteLimit;
+use super::tls::TlsClientKey;
 use crate::body::{BodyCell, RequestBody};
 use crate::coarse_timer::CoarseTimer;
 use ingress_core::TableReader;
@@ -31,11 +32,12 @@ pub(crate) enum PeerKey {
     Name(Arc<str>, u16),
 }
 
-/// A pool key: the peer, and whether connections to it use TLS.
+/// A pool key: the peer, and the TLS client its connections were made with (`None`: plain).
+/// A connection made under one route's `proxy-ssl-*` policy never serves another's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PoolKey {
     pub(crate) peer: PeerKey,
-    pub(crate) tls: bool,
+    pub(crate) tls: Option<TlsClientKey>,
 }
 
 pub(crate) type Http1Sender = http1::SendRequest<RequestBody>;
