@@ -1,7 +1,7 @@
-//! A minimal W3C WebDriver client for the dashboard's browser tests: headless Chromium driven
-//! by `chromedriver` on loopback, over plain HTTP/1.1 with JSON bodies (the protocol is a
-//! handful of POSTs; no TLS, no WebDriver crate: `fantoccini` brings the MPL-licensed
-//! `webdriver` crate that deny.toml does not allow).
+//! Headless Chromium for the dashboard's browser tests, driven by `chromedriver` on loopback
+//! through the [`fantoccini`] WebDriver client (plain HTTP, no TLS backend). The two commands
+//! that are chromedriver's own rather than W3C WebDriver (the browser log, and DevTools'
+//! `Emulation.setEmulatedMedia`) go through its custom-command hook, [`ChromedriverCommand`].
 //!
 //! [`Browser::start`] returns `None` (after printing why) when `chromium` or `chromedriver` is
 //! not installed, unless `INGRESS_REQUIRE_BROWSER=1`, where it panics: CI installs both.
@@ -12,20 +12,24 @@
     reason = "each test binary uses a different subset of the helpers"
 )]
 
-use std::net::SocketAddr;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// How long one WebDriver command may take before the test fails.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One headless Chromium session (and the chromedriver serving it; both end on drop).
 pub(crate) struct Browser {
     driver: Child,
-    address: SocketAddr,
-    session: String,
+    client: Client,
 }
 
 /// `chromium` and `chromedriver`, from the environment (`CHROMIUM`, `CHROMEDRIVER`) or
@@ -47,6 +51,19 @@ fn executables() -> Option<(PathBuf, PathBuf)> {
         )?,
         find("CHROMEDRIVER", &["chromedriver"])?,
     ))
+}
+
+/// Awaits one WebDriver exchange for at most [`COMMAND_TIMEOUT`]; panics (naming `what`) on a
+/// timeout or an error.
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    exchange: impl Future<Output = Result<T, E>>,
+) -> T {
+    match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => panic!("{what}: {error}"),
+        Err(_) => panic!("{what}: no answer within {COMMAND_TIMEOUT:?}"),
+    }
 }
 
 impl Browser {
@@ -72,61 +89,56 @@ impl Browser {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let driver = Command::new(chromedriver)
+        let mut driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut browser = Browser {
-            driver,
-            address,
-            session: String::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(status) = browser.request("GET", "/status", None).await
-                && status["value"]["ready"] == true
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
+        let mut capabilities = Capabilities::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--window-size=1280,900", "--no-first-run", "--no-default-browser-check"],
-            },
-            "goog:loggingPrefs": { "browser": "ALL" },
-        }}});
-        let created = browser
-            .request("POST", "/session", Some(capabilities))
-            .await
-            .expect("create a session");
-        browser.session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {created}"))
-            .to_owned();
-        browser
+            }),
+        );
+        capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        // Wait (bounded) until chromedriver listens, then create the session once.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if Instant::now() >= deadline {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("chromedriver did not listen on 127.0.0.1:{port} within 20 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let client = bounded(
+            "create a session",
+            ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities)
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await;
+        Browser { driver, client }
     }
 
     /// Opens `url` (returns once the page has loaded).
     pub(crate) async fn goto(&self, url: &str) {
-        self.command("url", json!({ "url": url })).await;
+        bounded("goto", self.client.goto(url)).await;
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its value.
     pub(crate) async fn run(&self, script: &str, args: Value) -> Value {
-        self.command("execute/sync", json!({ "script": script, "args": args }))
-            .await
+        let args = match args {
+            Value::Array(args) => args,
+            other => vec![other],
+        };
+        bounded("execute", self.client.execute(script, args)).await
     }
 
     /// Polls `script` until it returns something other than `null`/`false`, for at most
@@ -147,7 +159,9 @@ impl Browser {
 
     /// The browser console's messages at level SEVERE (errors) since the last call.
     pub(crate) async fn console_errors(&self) -> Vec<String> {
-        let logs = self.command("se/log", json!({ "type": "browser" })).await;
+        let logs = self
+            .chromedriver("se/log", json!({ "type": "browser" }))
+            .await;
         logs.as_array()
             .map(|entries| {
                 entries
@@ -161,13 +175,12 @@ impl Browser {
 
     /// Resizes the window (a phone's width, say).
     pub(crate) async fn resize(&self, width: u32, height: u32) {
-        self.command("window/rect", json!({ "width": width, "height": height }))
-            .await;
+        bounded("resize", self.client.set_window_size(width, height)).await;
     }
 
     /// Emulates `prefers-color-scheme: dark` (Chrome DevTools Protocol, through chromedriver).
     pub(crate) async fn emulate_dark(&self) {
-        self.command(
+        self.chromedriver(
             "goog/cdp/execute",
             json!({ "cmd": "Emulation.setEmulatedMedia", "params": {
                 "features": [{ "name": "prefers-color-scheme", "value": "dark" }],
@@ -182,95 +195,21 @@ impl Browser {
         let Some(dir) = std::env::var_os("INGRESS_DASHBOARD_SCREENSHOTS") else {
             return;
         };
-        let path = format!("/session/{}/screenshot", self.session);
-        let Ok(answer) = self.request("GET", &path, None).await else {
-            return;
-        };
-        if let Some(png) = answer["value"].as_str().and_then(decode_base64) {
+        if let Ok(Ok(png)) = tokio::time::timeout(COMMAND_TIMEOUT, self.client.screenshot()).await {
             let _ = std::fs::write(Path::new(&dir).join(format!("{name}.png")), png);
         }
     }
 
-    async fn command(&self, name: &str, body: Value) -> Value {
-        let path = format!("/session/{}/{name}", self.session);
-        let answer = self
-            .request("POST", &path, Some(body))
-            .await
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
-        if answer["value"]["error"].is_string() {
-            panic!("{name}: {}", answer["value"]);
-        }
-        answer["value"].clone()
+    /// Ends the session (closes Chromium) before chromedriver is stopped on drop.
+    pub(crate) async fn quit(self) {
+        let _ = tokio::time::timeout(COMMAND_TIMEOUT, self.client.clone().close()).await;
     }
 
-    /// One HTTP/1.1 exchange with chromedriver (`Connection: close`, read to the end).
-    async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut stream =
-            tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(self.address))
-                .await
-                .map_err(|_| "connect timed out".to_owned())?
-                .map_err(|e| e.to_string())?;
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            self.address,
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        stream
-            .write_all(body.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        // chromedriver keeps the connection open: read the head, then Content-Length bytes.
-        let exchange = async {
-            let mut response = Vec::new();
-            let mut chunk = [0u8; 16 * 1024];
-            loop {
-                if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
-                    let length = head.lines().find_map(|line| {
-                        line.strip_prefix("content-length:")
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                    });
-                    match length {
-                        Some(length) if response.len() >= end + 4 + length => {
-                            return Ok(String::from_utf8_lossy(
-                                &response[end + 4..end + 4 + length],
-                            )
-                            .into_owned());
-                        }
-                        Some(_) => {}
-                        None if head.contains("transfer-encoding: chunked")
-                            && response.ends_with(b"0\r\n\r\n") =>
-                        {
-                            return Ok(dechunk(&String::from_utf8_lossy(&response[end + 4..])));
-                        }
-                        None => {}
-                    }
-                }
-                let read = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-                if read == 0 {
-                    let text = String::from_utf8_lossy(&response).into_owned();
-                    return text
-                        .split_once("\r\n\r\n")
-                        .map(|(_, body)| body.to_owned())
-                        .ok_or_else(|| "closed before a response head".to_owned());
-                }
-                response.extend_from_slice(&chunk[..read]);
-            }
-        };
-        let body: String = tokio::time::timeout(Duration::from_secs(60), exchange)
-            .await
-            .map_err(|_| format!("{method} {path}: no answer within 60 s"))??;
-        serde_json::from_str(&body).map_err(|e| format!("{method} {path}: {e}: {body}"))
+    /// POSTs `body` to chromedriver's own `/session/{id}/{path}` endpoint; the answer's
+    /// `value`.
+    async fn chromedriver(&self, path: &'static str, body: Value) -> Value {
+        let command = ChromedriverCommand { path, body };
+        bounded(path, self.client.issue_cmd(command)).await
     }
 }
 
@@ -282,49 +221,24 @@ impl Drop for Browser {
     }
 }
 
-impl Browser {
-    /// Ends the session (closes Chromium) before chromedriver is stopped on drop.
-    pub(crate) async fn quit(self) {
-        let path = format!("/session/{}", self.session);
-        let _ = self.request("DELETE", &path, None).await;
-    }
+/// A chromedriver extension command: `POST /session/{id}/{path}` with a JSON body.
+#[derive(Debug)]
+struct ChromedriverCommand {
+    path: &'static str,
+    body: Value,
 }
 
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || tail.len() < size {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = tail[size..].trim_start_matches("\r\n");
+impl WebDriverCompatibleCommand for ChromedriverCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
     }
-    out
-}
 
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes: Vec<u8> = text.bytes().filter(|b| *b != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= value(*c)? << (18 - 6 * i);
-        }
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
     }
-    Some(out)
 }
