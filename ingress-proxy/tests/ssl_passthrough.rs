@@ -180,3 +180,91 @@ async fn get_metrics(proxy: &Proxy) -> String {
         .await
         .body
 }
+
+/// Reads until the proxy closes the connection (bounded at 10 s).
+async fn closed_by_the_proxy(stream: &mut TcpStream, what: &str) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut seen)).await;
+    assert!(read.is_ok(), "{what}: the proxy kept the connection open");
+    seen
+}
+
+#[tokio::test]
+async fn first_flights_that_are_not_a_client_hello_are_closed_in_time() {
+    let (proxy, mut writer, backend_certificate) = setup(true).await;
+    // Bounds both the ClientHello read and the TLS handshake.
+    configmap(&mut writer, &[("client-header-timeout", "1")]);
+
+    // A truncated ClientHello, then the client's end of the stream.
+    let mut stream = TcpStream::connect(proxy.https).await.unwrap();
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .unwrap();
+    stream.shutdown().await.unwrap();
+    closed_by_the_proxy(&mut stream, "truncated hello").await;
+    // A record announcing more than the reader ever waits for, then nothing.
+    let mut stream = TcpStream::connect(proxy.https).await.unwrap();
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x40, 0x01, 0x01])
+        .await
+        .unwrap();
+    closed_by_the_proxy(&mut stream, "oversized record").await;
+    // A client that sends nothing at all.
+    let mut stream = TcpStream::connect(proxy.https).await.unwrap();
+    closed_by_the_proxy(&mut stream, "silent client").await;
+
+    // The listener still passes through afterwards.
+    let (stream, served) = tls::connect(proxy.https, Some("pass.example"), &[], false).await;
+    assert_eq!(served, backend_certificate);
+    assert_eq!(
+        tls::request(stream, get("pass.example")).await.body,
+        "passed-through"
+    );
+}
+
+/// A rustls client's first flight for `name` (the handshake is never finished).
+fn client_hello(name: &str) -> Vec<u8> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut bytes = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut bytes).unwrap();
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_passthrough_host_without_endpoints_is_closed_and_counted() {
+    let (mut writer, reader) = passthrough_table(true);
+    writer.apply(Change::UpsertService(service("empty", None)));
+    let mut pass = ingress("pass", 1, &[(Some("pass.example"), "/", "empty")]);
+    pass.meta.annotations.insert(
+        "nginx.ingress.kubernetes.io/ssl-passthrough".to_owned(),
+        "true".to_owned(),
+    );
+    writer.apply(Change::UpsertIngress(pass));
+    writer.commit();
+    let proxy = Proxy::start(reader, ProxyConfig::default()).await;
+
+    let mut stream = TcpStream::connect(proxy.https).await.unwrap();
+    stream
+        .write_all(&client_hello("pass.example"))
+        .await
+        .unwrap();
+    let seen = closed_by_the_proxy(&mut stream, "no endpoint").await;
+    assert!(seen.is_empty(), "nothing answered: {seen:?}");
+    let counted = eventually(|| async {
+        get_metrics(&proxy)
+            .await
+            .contains("ingress_ssl_passthrough_connections_total{result=\"no_endpoint\"} 1")
+    })
+    .await;
+    assert!(counted, "{}", get_metrics(&proxy).await);
+}
