@@ -15,6 +15,8 @@ mod access;
 mod annotations;
 #[path = "e2e/configmap.rs"]
 mod configmap;
+#[path = "e2e/tls_access.rs"]
+mod tls_access;
 
 use std::time::{Duration, Instant};
 
