@@ -2,7 +2,7 @@
 //! `ssl-client-*` fields ingress-nginx sends upstream.
 //!
 //! The host's settings ([`ClientTlsPolicy`], the request's `Host`) are compared with what the
-//! connection's handshake established ([`ClientTls`], see `tls::client_auth`):
+//! connection's handshake established ([`ClientTls`](crate::tls::ClientTls), see `tls::client_auth`):
 //!
 //! - `off`: no check; `ssl-client-verify: NONE` goes upstream.
 //! - The Secret could not be used: `503`, never an unverified request.
